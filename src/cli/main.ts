@@ -1,0 +1,260 @@
+/**
+ * The `medlake` command line: a thin shell over the library (parse arguments, call,
+ * render). Exit codes are part of the contract and documented in docs/cli.md.
+ */
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, Option } from 'commander';
+import { ExitCode } from './exit-codes.js';
+import { OUTPUT_FORMATS, writeRows, type OutputFormat } from './output.js';
+import { Progress } from './progress.js';
+import { resolveLakeDir, Lake } from '../lake/lake.js';
+import { loadIntoLake, type LoadSummary } from '../lake/load.js';
+import { LakeSession } from '../lake/session.js';
+import { compileView } from '../views/compile.js';
+import { validateView } from '../views/view-definition.js';
+import { materializeViews } from '../views/materialize.js';
+import { dialectByName, DIALECT_NAMES } from '../sql/dialects/index.js';
+
+class UsageError extends Error {}
+
+function readJsonFile(file: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(
+      `Cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(`${file} is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KB`;
+  if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(1)} MB`;
+  return `${(n / 1024 ** 3).toFixed(2)} GB`;
+}
+
+function summaryLine(s: LoadSummary): string {
+  const secs = s.durationMs / 1000;
+  const parts = [
+    `load ${s.loadId}: ${s.read} resources read from ${s.sources} file(s) (${formatBytes(s.bytes)}) in ${secs.toFixed(1)} s`,
+    `${s.added} added, ${s.updated} updated, ${s.unchanged} unchanged, ${s.superseded} superseded`,
+  ];
+  if (s.derivedIds > 0) parts.push(`${s.derivedIds} without id kept under a content-derived id`);
+  if (s.quarantined > 0) parts.push(`${s.quarantined} quarantined (see ${s.quarantineFile})`);
+  return parts.join('; ');
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  let exitCode: number = ExitCode.Ok;
+  const stdout = process.stdout;
+  const program = new Command();
+  program
+    .name('medlake')
+    .description('FHIR R4 lake, SQL-on-FHIR v2 views and analytics on DuckDB')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+  const lakeOption = (): Option =>
+    new Option('--lake <dir>', 'lake directory (default: $MEDLAKE_LAKE or ./medlake-data)');
+
+  program
+    .command('ingest')
+    .description(
+      'load FHIR R4 JSON (NDJSON, .ndjson.gz, Bundles, resources, folders, Bulk Data manifests) into the lake',
+    )
+    .argument('<paths...>', 'files or folders')
+    .addOption(lakeOption())
+    .option('--json', 'print a machine-readable summary')
+    .option('--memory-limit <size>', 'DuckDB memory while staging, e.g. 512MB', '512MB')
+    .action(
+      async (paths: string[], opts: { lake?: string; json?: boolean; memoryLimit: string }) => {
+        const dir = resolveLakeDir(opts.lake);
+        const progress =
+          opts.json !== true && process.stderr.isTTY ? new Progress(process.stderr) : undefined;
+        const summary = await loadIntoLake(dir, paths, {
+          memoryLimit: opts.memoryLimit,
+          ...(progress === undefined ? {} : { onProgress: (p) => progress.update(p) }),
+        });
+        progress?.done();
+        if (opts.json === true)
+          stdout.write(
+            JSON.stringify(
+              { status: summary.quarantined > 0 ? 'partial' : 'ok', ...summary },
+              null,
+              2,
+            ) + '\n',
+          );
+        else stdout.write(summaryLine(summary) + '\n');
+        exitCode = summary.quarantined > 0 ? ExitCode.Partial : ExitCode.Ok;
+      },
+    );
+
+  const lake = program.command('lake').description('inspect the lake');
+  lake
+    .command('info')
+    .description('resource counts per type, loads, quarantine and views')
+    .addOption(lakeOption())
+    .option('--json', 'print JSON')
+    .action((opts: { lake?: string; json?: boolean }) => {
+      const info = Lake.open(resolveLakeDir(opts.lake)).info();
+      if (opts.json === true) {
+        stdout.write(JSON.stringify(info, null, 2) + '\n');
+        return;
+      }
+      const lines = [`lake ${info.dir} (commit ${info.commit}, ${formatBytes(info.bytes)})`];
+      lines.push(`resources: ${info.totalResources}`);
+      const width = Math.max(0, ...Object.keys(info.resources).map((k) => k.length));
+      for (const [t, n] of Object.entries(info.resources)) lines.push(`  ${t.padEnd(width)}  ${n}`);
+      lines.push(`loads: ${info.loads.length}`);
+      for (const l of info.loads.slice(-10)) {
+        const read = Object.values(l.counts).reduce((a, c) => a + c.read, 0);
+        lines.push(
+          `  #${l.id} ${l.committedAt}: ${read} read from ${l.sources.length} file(s), ${l.quarantined} quarantined`,
+        );
+      }
+      lines.push(`quarantined: ${info.quarantined}`);
+      const views = Object.entries(info.views);
+      if (views.length > 0) {
+        lines.push(`views: ${views.length}`);
+        for (const [n, v] of views) lines.push(`  ${n}  ${v.rows} rows`);
+      }
+      stdout.write(lines.join('\n') + '\n');
+    });
+
+  const view = program.command('view').description('SQL-on-FHIR v2 ViewDefinitions');
+  view
+    .command('run')
+    .description('run a ViewDefinition over the lake')
+    .argument('<view>', 'ViewDefinition JSON file')
+    .addOption(lakeOption())
+    .addOption(
+      new Option('--format <format>', 'output format').choices(OUTPUT_FORMATS).default('csv'),
+    )
+    .option('--out <file>', 'write to a file instead of stdout')
+    .option('--limit <n>', 'at most n rows', (v) => parsePositiveInt(v, '--limit'))
+    .action(
+      async (
+        file: string,
+        opts: { lake?: string; format: OutputFormat; out?: string; limit?: number },
+      ) => {
+        const definition = readJsonFile(file);
+        const session = await LakeSession.open(resolveLakeDir(opts.lake));
+        try {
+          const compiled = compileView(definition, {
+            dialect: session.engine.dialect,
+            columnsOf: session.columnsOf,
+            ...(opts.limit === undefined ? {} : { limit: opts.limit }),
+          });
+          await writeRows({
+            format: opts.format,
+            outFile: opts.out,
+            columns: compiled.columns.map((c) => c.name),
+            rows: () => session.stream(compiled.sql),
+            engine: session.engine,
+            sql: compiled.sql,
+          });
+        } finally {
+          await session.close();
+        }
+      },
+    );
+  view
+    .command('sql')
+    .description('print the SQL a ViewDefinition compiles to (no database needed)')
+    .argument('<view>', 'ViewDefinition JSON file')
+    .addOption(
+      new Option('--dialect <name>', 'SQL dialect').choices(DIALECT_NAMES).default('duckdb'),
+    )
+    .action((file: string, opts: { dialect: string }) => {
+      const compiled = compileView(readJsonFile(file), { dialect: dialectByName(opts.dialect) });
+      stdout.write(compiled.sql + ';\n');
+    });
+  view
+    .command('validate')
+    .description('check ViewDefinitions; errors name the JSON path')
+    .argument('<views...>', 'ViewDefinition JSON files')
+    .action((files: string[]) => {
+      let bad = 0;
+      for (const f of files) {
+        try {
+          const v = validateView(readJsonFile(f));
+          compileView(v, { dialect: dialectByName('duckdb') });
+          stdout.write(`${f}: ok\n`);
+        } catch (err) {
+          bad++;
+          process.stderr.write(`${f}:\n  ${(err as Error).message.split('\n').join('\n  ')}\n`);
+        }
+      }
+      if (bad > 0) exitCode = ExitCode.Error;
+    });
+  view
+    .command('materialize')
+    .description(
+      'store view results as Parquet tables in the lake, queryable by view name with "medlake sql"',
+    )
+    .argument('<views...>', 'ViewDefinition JSON files')
+    .addOption(lakeOption())
+    .action(async (files: string[], opts: { lake?: string }) => {
+      const views = files.map((f) => ({ view: readJsonFile(f), source: f }));
+      const results = await materializeViews(resolveLakeDir(opts.lake), views);
+      for (const r of results) stdout.write(`${r.name}: ${r.rows} rows\n`);
+    });
+
+  program
+    .command('sql')
+    .description('run SQL over the lake: resource types and materialised views are tables')
+    .argument('<query>', 'SQL query')
+    .addOption(lakeOption())
+    .addOption(
+      new Option('--format <format>', 'output format').choices(OUTPUT_FORMATS).default('csv'),
+    )
+    .option('--out <file>', 'write to a file instead of stdout')
+    .action(async (query: string, opts: { lake?: string; format: OutputFormat; out?: string }) => {
+      const session = await LakeSession.open(resolveLakeDir(opts.lake));
+      try {
+        const first = await session.stream(query);
+        let used = false;
+        await writeRows({
+          format: opts.format,
+          outFile: opts.out,
+          columns: first.columns.map((c) => c.name),
+          rows: async () => {
+            if (!used) {
+              used = true;
+              return first;
+            }
+            return session.stream(query);
+          },
+          engine: session.engine,
+          sql: query,
+        });
+      } finally {
+        await session.close();
+      }
+    });
+
+  try {
+    await program.parseAsync(argv as string[]);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      return err.exitCode === 0 ? ExitCode.Ok : ExitCode.Usage;
+    }
+    process.stderr.write(`medlake: ${(err as Error).message}\n`);
+    return err instanceof UsageError ? ExitCode.Usage : ExitCode.Error;
+  }
+  return exitCode;
+}
+
+function parsePositiveInt(v: string, name: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0)
+    throw new UsageError(`${name} must be a non-negative integer, got "${v}"`);
+  return n;
+}

@@ -1,0 +1,42 @@
+/** The medlake library API: the CLI and the server are thin shells over these calls. */
+export { Lake, resolveLakeDir, DEFAULT_LAKE_DIR, type LakeInfo } from './lake/lake.js';
+export {
+  loadIntoLake,
+  type LoadOptions,
+  type LoadProgress,
+  type LoadSummary,
+} from './lake/load.js';
+export { LakeSession, type SessionOptions } from './lake/session.js';
+export { LakeError, type Manifest, type LoadRecord } from './lake/manifest.js';
+export {
+  compileView,
+  type CompiledView,
+  type CompileViewOptions,
+  type OutputColumn,
+} from './views/compile.js';
+export { runView, streamView, type ViewRun, type ViewRunOptions } from './views/run.js';
+export { materializeViews, type MaterializeResult } from './views/materialize.js';
+export {
+  validateView,
+  ViewValidationError,
+  type ViewDefinition,
+  type SelectNode,
+  type ViewColumn,
+} from './views/view-definition.js';
+export { parseFhirPath, FhirPathSyntaxError } from './fhirpath/parser.js';
+export type { FhirPathNode } from './fhirpath/ast.js';
+export { FhirPathCompileError } from './fhirpath/errors.js';
+export type { Dialect, SqlType } from './sql/dialect.js';
+export { DuckDBDialect } from './sql/dialects/duckdb.js';
+export { dialectByName, DIALECT_NAMES } from './sql/dialects/index.js';
+export type { Engine, QueryResult, Row, RowStream, ResultColumn } from './engine/engine.js';
+export { DuckDBEngine, EngineError, type DuckDBEngineOptions } from './engine/duckdb-engine.js';
+export { discoverSources, readSource } from './ingest/fhir-json-reader.js';
+export { FHIR_R4_RESOURCE_TYPES } from './ingest/resource-types.js';
+export type {
+  IngestRecord,
+  ParsedResource,
+  QuarantinedRecord,
+  SourceFile,
+} from './ingest/types.js';
+export { IngestSourceError } from './ingest/types.js';

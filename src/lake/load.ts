@@ -1,0 +1,327 @@
+/**
+ * One load into the lake: read sources (streaming), stage resources per type in DuckDB,
+ * merge with what the lake holds (newest wins, unchanged resources are recognised by
+ * hash), write Parquet, then commit the manifest atomically. Until that commit nothing
+ * the lake's readers see has changed; a crash leaves files no manifest names, which the
+ * next writer removes.
+ */
+import {
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  renameSync,
+  rmSync,
+  type WriteStream,
+} from 'node:fs';
+import path from 'node:path';
+import { DuckDBEngine } from '../engine/duckdb-engine.js';
+import { discoverSources, readSource } from '../ingest/fhir-json-reader.js';
+import type { QuarantinedRecord, SourceFile } from '../ingest/types.js';
+import { Lake, fileSize } from './lake.js';
+import { LAKE_COLUMNS, ResourceTableWriter, quoteIdent } from './layout.js';
+import type { LoadCounts, Manifest, TypeEntry } from './manifest.js';
+
+export interface LoadProgress {
+  readonly bytesRead: number;
+  readonly bytesTotal: number;
+  readonly resources: number;
+  readonly quarantined: number;
+  readonly file: string;
+}
+
+export interface LoadOptions {
+  readonly onProgress?: (p: LoadProgress) => void;
+  /** DuckDB memory limit while staging; DuckDB spills to the staging folder beyond it. */
+  readonly memoryLimit?: string;
+  readonly threads?: number;
+}
+
+export interface LoadSummary {
+  readonly lake: string;
+  readonly loadId: number;
+  readonly sources: number;
+  readonly bytes: number;
+  readonly resources: Record<string, LoadCounts>;
+  readonly read: number;
+  readonly added: number;
+  readonly updated: number;
+  readonly unchanged: number;
+  readonly superseded: number;
+  readonly quarantined: number;
+  readonly quarantineFile: string | null;
+  /** Resources that had no id and were given one derived from their content. */
+  readonly derivedIds: number;
+  readonly durationMs: number;
+}
+
+const NEWEST_FIRST = `TRY_CAST(${quoteIdent(LAKE_COLUMNS.versionId)} AS DOUBLE) DESC NULLS LAST, ${quoteIdent(
+  LAKE_COLUMNS.lastUpdated,
+)} DESC NULLS LAST, ${quoteIdent(LAKE_COLUMNS.load)} DESC, ${quoteIdent(LAKE_COLUMNS.seq)} DESC`;
+
+export async function loadIntoLake(
+  lakeDir: string,
+  paths: readonly string[],
+  options: LoadOptions = {},
+): Promise<LoadSummary> {
+  const started = Date.now();
+  // Discovery first: an unreadable path is an error before anything is touched.
+  const sources = await discoverSources(paths);
+  const lake = Lake.open(lakeDir, { create: true });
+  const unlock = lake.lock();
+  try {
+    lake.refresh();
+    lake.collectGarbage();
+    return await runLoad(lake, sources, options, started);
+  } finally {
+    unlock();
+  }
+}
+
+async function runLoad(
+  lake: Lake,
+  sources: SourceFile[],
+  options: LoadOptions,
+  started: number,
+): Promise<LoadSummary> {
+  const base = lake.manifest;
+  const loadId = base.commit + 1;
+  const staging = lake.stagingDir(loadId);
+  const engine = await DuckDBEngine.create({
+    memoryLimit: options.memoryLimit ?? '512MB',
+    tempDirectory: path.join(staging, 'spill'),
+    ...(options.threads === undefined ? {} : { threads: options.threads }),
+  });
+  const startedAt = new Date(started).toISOString();
+  try {
+    const writers = new Map<string, ResourceTableWriter>();
+    const quarantinePath = path.join(staging, 'quarantine.ndjson');
+    let quarantineOut: WriteStream | undefined;
+    let quarantined = 0;
+    let derivedIds = 0;
+    let seq = 0;
+    let bytesRead = 0;
+    const bytesTotal = sources.reduce((a, s) => a + s.size, 0);
+    const digests: Manifest['loads'][number]['sources'] = [];
+    let lastReport = 0;
+    for (const file of sources) {
+      const report = (force: boolean): void => {
+        const now = Date.now();
+        if (options.onProgress === undefined || (!force && now - lastReport < 200)) return;
+        lastReport = now;
+        options.onProgress({ bytesRead, bytesTotal, resources: seq, quarantined, file: file.path });
+      };
+      const reader = readSource(file, { onBytes: (n) => (bytesRead += n) });
+      for await (const rec of reader) {
+        if (rec.kind === 'quarantine') {
+          quarantineOut ??= createWriteStream(quarantinePath);
+          await writeLine(quarantineOut, quarantineLine(rec));
+          quarantined++;
+          continue;
+        }
+        if (rec.idDerived) derivedIds++;
+        let w = writers.get(rec.resourceType);
+        if (w === undefined) {
+          w = new ResourceTableWriter(engine, stageTable(rec.resourceType));
+          writers.set(rec.resourceType, w);
+        }
+        await w.add({ resource: rec, load: loadId, seq: seq++ });
+        if ((seq & 1023) === 0) report(false);
+      }
+      const digest = reader.digest();
+      digests.push({ path: file.path, sha256: digest.sha256, bytes: digest.bytes });
+      report(true);
+    }
+    for (const w of writers.values()) await w.close();
+    if (quarantineOut !== undefined)
+      await new Promise<void>((res, rej) =>
+        quarantineOut!.end((err?: Error | null) => (err ? rej(err) : res())),
+      );
+
+    const types: Manifest['types'] = { ...base.types };
+    const counts: Record<string, LoadCounts> = {};
+    for (const [type, w] of [...writers.entries()].sort(([a], [b]) => a.localeCompare(b))) {
+      const merged = await mergeType(engine, lake, type, w, base.types[type], loadId);
+      types[type] = merged.entry;
+      counts[type] = merged.counts;
+    }
+
+    let quarantineFile: string | null = null;
+    if (quarantined > 0) {
+      const rel = `quarantine/load-${String(loadId).padStart(6, '0')}.ndjson`;
+      mkdirSync(lake.resolve('quarantine'), { recursive: true });
+      renameSync(quarantinePath, lake.resolve(rel));
+      quarantineFile = rel;
+    }
+    const committedAt = new Date().toISOString();
+    const next: Manifest = {
+      ...base,
+      commit: loadId,
+      updatedAt: committedAt,
+      types,
+      loads: [
+        ...base.loads,
+        {
+          id: loadId,
+          startedAt,
+          committedAt,
+          sources: digests,
+          counts,
+          quarantined,
+          quarantineFile,
+          derivedIds,
+        },
+      ],
+    };
+    lake.commit(next);
+    const sum = (k: keyof LoadCounts): number =>
+      Object.values(counts).reduce((a, c) => a + c[k], 0);
+    return {
+      lake: lake.dir,
+      loadId,
+      sources: sources.length,
+      bytes: bytesTotal,
+      resources: counts,
+      read: sum('read'),
+      added: sum('added'),
+      updated: sum('updated'),
+      unchanged: sum('unchanged'),
+      superseded: sum('superseded'),
+      quarantined,
+      quarantineFile,
+      derivedIds,
+      durationMs: Date.now() - started,
+    };
+  } finally {
+    await engine.close();
+    lake.collectGarbage();
+  }
+}
+
+function stageTable(type: string): string {
+  return `stage_${type}`;
+}
+
+function quarantineLine(rec: QuarantinedRecord): string {
+  return JSON.stringify({
+    file: rec.source.file,
+    line: rec.source.line,
+    ...(rec.source.entry === undefined ? {} : { entry: rec.source.entry }),
+    code: rec.code,
+    reason: rec.reason,
+    text: rec.text,
+  });
+}
+
+async function writeLine(out: WriteStream, line: string): Promise<void> {
+  if (!out.write(line + '\n')) await new Promise<void>((res) => out.once('drain', () => res()));
+}
+
+interface Merged {
+  readonly entry: TypeEntry;
+  readonly counts: LoadCounts;
+}
+
+/**
+ * Merges a type's staged resources with the lake's files for that type. Only files that
+ * hold a resource replaced by this load are rewritten; new resources go to one new file.
+ */
+async function mergeType(
+  engine: DuckDBEngine,
+  lake: Lake,
+  type: string,
+  writer: ResourceTableWriter,
+  existing: TypeEntry | undefined,
+  loadId: number,
+): Promise<Merged> {
+  const q = (s: string): string => engine.dialect.quoteString(s);
+  const stage = quoteIdent(writer.table);
+  const read = writer.rows;
+  const hash = quoteIdent(LAKE_COLUMNS.hash);
+  const ver = quoteIdent(LAKE_COLUMNS.versionId);
+  const lu = quoteIdent(LAKE_COLUMNS.lastUpdated);
+  // Newest version of each id within this load.
+  await engine.exec(
+    `CREATE OR REPLACE TEMP TABLE incoming AS SELECT * FROM ${stage} QUALIFY row_number() OVER (PARTITION BY id ORDER BY ${NEWEST_FIRST}) = 1`,
+  );
+  await engine.exec(`DROP TABLE ${stage}`);
+  const oldFiles = existing?.files ?? [];
+  let files = [...oldFiles];
+  let unchanged = 0;
+  let updated = 0;
+  if (oldFiles.length > 0) {
+    const list = oldFiles.map((f) => q(lake.resolve(f.path))).join(', ');
+    await engine.exec(
+      `CREATE OR REPLACE TEMP TABLE matched AS
+       SELECT n.id, o.filename AS file, n.${hash} = o.${hash} AS same,
+         CASE
+           WHEN TRY_CAST(n.${ver} AS DOUBLE) IS DISTINCT FROM TRY_CAST(o.${ver} AS DOUBLE)
+             THEN TRY_CAST(o.${ver} AS DOUBLE) IS NULL OR TRY_CAST(n.${ver} AS DOUBLE) > TRY_CAST(o.${ver} AS DOUBLE)
+           WHEN n.${lu} IS DISTINCT FROM o.${lu} THEN o.${lu} IS NULL OR n.${lu} > o.${lu}
+           ELSE TRUE
+         END AS newer
+       FROM incoming n JOIN (SELECT id, ${hash}, ${ver}, ${lu}, filename FROM read_parquet([${list}], union_by_name = true, filename = true)) o USING (id)`,
+    );
+    const stats = await engine.query(
+      `SELECT count(*) FILTER (WHERE same) AS unchanged, count(*) FILTER (WHERE NOT same AND NOT newer) AS stale,
+              count(*) FILTER (WHERE NOT same AND newer) AS updated FROM matched`,
+    );
+    const s = stats.rows[0]!;
+    unchanged = Number(s['unchanged']);
+    updated = Number(s['updated']);
+    // Drop incoming rows that change nothing or are older than what the lake has.
+    await engine.exec(
+      `DELETE FROM incoming WHERE id IN (SELECT id FROM matched WHERE same OR NOT newer)`,
+    );
+    if (updated > 0) {
+      const affected = await engine.query(
+        `SELECT DISTINCT file FROM matched WHERE newer AND NOT same ORDER BY file`,
+      );
+      for (const row of affected.rows) {
+        const abs = String(row['file']);
+        const rel = lake.relative(abs);
+        const out = uniqueDataFile(lake, type, loadId, 'r');
+        const rows = await copyToParquet(
+          engine,
+          `SELECT * FROM read_parquet(${q(abs)}) WHERE id NOT IN (SELECT id FROM matched WHERE newer AND NOT same)`,
+          out,
+        );
+        files = files.filter((f) => f.path !== rel);
+        if (rows > 0) files.push({ path: lake.relative(out), rows, bytes: fileSize(out) });
+        else rmSync(out, { force: true });
+      }
+    }
+  }
+  const remaining = Number(
+    (await engine.query(`SELECT count(*) AS n FROM incoming`)).rows[0]!['n'],
+  );
+  if (remaining > 0) {
+    const out = uniqueDataFile(lake, type, loadId, 'p');
+    const rows = await copyToParquet(engine, `SELECT * FROM incoming`, out);
+    files.push({ path: lake.relative(out), rows, bytes: fileSize(out) });
+  }
+  await engine.exec(`DROP TABLE incoming`);
+  const columns = new Set([...(existing?.columns ?? ['id']), 'id', ...writer.elementColumns]);
+  const added = remaining - updated;
+  return {
+    entry: { files, rows: files.reduce((a, f) => a + f.rows, 0), columns: [...columns].sort() },
+    // Superseded: older than the lake's copy, or an older duplicate within this load.
+    counts: { read, added, updated, unchanged, superseded: read - remaining - unchanged },
+  };
+}
+
+function uniqueDataFile(lake: Lake, type: string, loadId: number, kind: string): string {
+  const dir = lake.resolve(path.join('data', type));
+  mkdirSync(dir, { recursive: true });
+  for (let i = 0; ; i++) {
+    const p = path.join(dir, `${kind}-${String(loadId).padStart(6, '0')}-${i}.parquet`);
+    if (!existsSync(p)) return p;
+  }
+}
+
+async function copyToParquet(engine: DuckDBEngine, select: string, file: string): Promise<number> {
+  const r = await engine.query(
+    `COPY (${select}) TO ${engine.dialect.quoteString(file)} (FORMAT parquet, COMPRESSION zstd, RETURN_STATS)`,
+  );
+  // RETURN_STATS yields one row per file written, with its row count.
+  return r.rows.reduce((a, row) => a + Number(row['count'] ?? 0), 0);
+}

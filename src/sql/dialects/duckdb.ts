@@ -1,0 +1,191 @@
+import type { Dialect, DialectFunction, SqlType } from '../dialect.js';
+
+/**
+ * Function names that differ from the engine-neutral names in `DialectFunction`.
+ * Each entry says why it is not the default.
+ */
+const FUNCTION_NAMES: Partial<Record<DialectFunction, string>> = {
+  // DuckDB's `contains` is the string containment test FHIRPath wants.
+  contains: 'contains',
+  // DuckDB spells it `instr` (1-based, 0 when absent); the compiler subtracts 1.
+  position: 'instr',
+  // DuckDB's split returns a list, as FHIRPath split() needs.
+  split: 'string_split',
+  regexp_matches: 'regexp_full_match',
+};
+
+export class DuckDBDialect implements Dialect {
+  readonly name = 'duckdb';
+  readonly supportsRaiseError = true;
+
+  quoteIdent(name: string): string {
+    return `"${name.replaceAll('"', '""')}"`;
+  }
+
+  quoteString(value: string): string {
+    return `'${value.replaceAll("'", "''")}'`;
+  }
+
+  sqlJsonExtract(json: string, path: string): string {
+    return `json_extract(${json}, ${this.quoteString(path)})`;
+  }
+
+  sqlJsonExtractString(json: string, path: string): string {
+    return `json_extract_string(${json}, ${this.quoteString(path)})`;
+  }
+
+  sqlJsonExtractList(json: string, path: string): string {
+    return `json_extract(${json}, ${this.quoteString(path)})`;
+  }
+
+  sqlJsonExtractStringList(json: string, path: string): string {
+    return `json_extract_string(${json}, ${this.quoteString(path)})`;
+  }
+
+  sqlJsonType(json: string): string {
+    return `json_type(${json})`;
+  }
+
+  sqlJsonArrayToList(json: string): string {
+    return `json_extract(${json}, '$[*]')`;
+  }
+
+  sqlJsonToText(json: string): string {
+    return `CAST(${json} AS VARCHAR)`;
+  }
+
+  sqlJsonCast(json: string, sqlType: SqlType): string {
+    if (sqlType === 'VARCHAR') return `(${json} ->> '$')`;
+    if (sqlType === 'JSON') return json;
+    // TRY_CAST so that a value of the wrong JSON type is empty rather than an error.
+    return `TRY_CAST(${json} AS ${sqlType})`;
+  }
+
+  sqlTryCast(expr: string, sqlType: SqlType): string {
+    return `TRY_CAST(${expr} AS ${sqlType})`;
+  }
+
+  sqlCast(expr: string, sqlType: SqlType): string {
+    return `CAST(${expr} AS ${sqlType})`;
+  }
+
+  sqlJsonLiteral(jsonText: string): string {
+    return `CAST(${this.quoteString(jsonText)} AS JSON)`;
+  }
+
+  sqlToJson(expr: string): string {
+    return `to_json(${expr})`;
+  }
+
+  sqlJsonObject(pairs: ReadonlyArray<readonly [string, string]>): string {
+    return `json_object(${pairs.map(([k, v]) => `${this.quoteString(k)}, ${v}`).join(', ')})`;
+  }
+
+  sqlRowAsJson(alias: string): string {
+    return `to_json(${alias})`;
+  }
+
+  sqlLambda(params: readonly string[], body: string): string {
+    return `lambda ${params.join(', ')}: ${body}`;
+  }
+
+  sqlListTransform(list: string, lambda: string): string {
+    return `list_transform(${list}, ${lambda})`;
+  }
+
+  sqlListFilter(list: string, lambda: string): string {
+    return `list_filter(${list}, ${lambda})`;
+  }
+
+  sqlListFlatten(listOfLists: string): string {
+    return `flatten(${listOfLists})`;
+  }
+
+  sqlListConcat(lists: readonly string[]): string {
+    if (lists.length === 1) return lists[0]!;
+    return `list_concat(${lists.join(', ')})`;
+  }
+
+  sqlListValue(items: readonly string[], elementType?: SqlType): string {
+    if (items.length === 0) return this.sqlEmptyList(elementType ?? 'JSON');
+    return `[${items.join(', ')}]`;
+  }
+
+  sqlEmptyList(elementType: SqlType): string {
+    return `CAST([] AS ${elementType}[])`;
+  }
+
+  sqlListLength(list: string): string {
+    return `coalesce(len(${list}), 0)`;
+  }
+
+  sqlListElement(list: string, index0: string): string {
+    // DuckDB lists are 1-based; out-of-range access yields NULL.
+    return `(${list})[(${index0}) + 1]`;
+  }
+
+  sqlListSlice(list: string, from0: string, count: string | null): string {
+    const end = count === null ? `len(${list})` : `(${from0}) + (${count})`;
+    return `list_slice(${list}, (${from0}) + 1, ${end})`;
+  }
+
+  sqlListDistinct(list: string): string {
+    return `list_distinct(${list})`;
+  }
+
+  sqlListContains(list: string, value: string): string {
+    return `list_contains(${list}, ${value})`;
+  }
+
+  sqlListJoin(list: string, separator: string): string {
+    return `array_to_string(${list}, ${separator})`;
+  }
+
+  sqlListAggregate(
+    list: string,
+    fn: 'sum' | 'min' | 'max' | 'avg' | 'bool_and' | 'bool_or',
+  ): string {
+    return `list_aggregate(${list}, ${this.quoteString(fn)})`;
+  }
+
+  sqlListSort(list: string): string {
+    return `list_sort(${list})`;
+  }
+
+  sqlStruct(fields: ReadonlyArray<readonly [string, string]>): string {
+    return `{${fields.map(([k, v]) => `${this.quoteString(k)}: ${v}`).join(', ')}}`;
+  }
+
+  sqlStructField(struct: string, field: string): string {
+    return `${struct}.${this.quoteIdent(field)}`;
+  }
+
+  sqlRaiseError(message: string, sqlType: SqlType): string {
+    return `CAST(error(${this.quoteString(message)}) AS ${sqlType})`;
+  }
+
+  sqlUnnestJoin(
+    list: string,
+    alias: string,
+    valueName: string,
+    ordinalName: string,
+    outer: boolean,
+  ): string {
+    const source = `(SELECT unnest(${list}) AS ${valueName}, generate_subscripts(${list}, 1) AS ${ordinalName})`;
+    return outer
+      ? `LEFT JOIN LATERAL ${source} AS ${alias} ON TRUE`
+      : `CROSS JOIN LATERAL ${source} AS ${alias}`;
+  }
+
+  sqlFunction(name: DialectFunction, args: readonly string[]): string {
+    return `${FUNCTION_NAMES[name] ?? name}(${args.join(', ')})`;
+  }
+
+  sqlResourceTable(resourceType: string): string {
+    return this.quoteIdent(resourceType);
+  }
+
+  sqlLimit(n: number): string {
+    return `LIMIT ${Math.trunc(n)}`;
+  }
+}

@@ -1,0 +1,16 @@
+import type { Dialect } from '../dialect.js';
+import { DuckDBDialect } from './duckdb.js';
+
+/** Dialects by name; the Spark dialect joins this table with the distributed engine. */
+const DIALECTS: Record<string, () => Dialect> = {
+  duckdb: () => new DuckDBDialect(),
+};
+
+export const DIALECT_NAMES: readonly string[] = Object.keys(DIALECTS);
+
+export function dialectByName(name: string): Dialect {
+  const make = DIALECTS[name];
+  if (make === undefined)
+    throw new Error(`Unknown SQL dialect "${name}"; known: ${DIALECT_NAMES.join(', ')}`);
+  return make();
+}

@@ -1,0 +1,411 @@
+/**
+ * ViewDefinition → one SQL statement (SQL-on-FHIR v2 "Processing Algorithm").
+ *
+ * Shape of the statement:
+ *   SELECT <columns> FROM <resource table> AS r
+ *     [CROSS|LEFT] JOIN LATERAL <unnest of each forEach / forEachOrNull / repeat>
+ *     ...
+ *   WHERE <view where>
+ * Sibling selects multiply through successive joins. A `unionAll` becomes a list of row
+ * structs built per resource (each branch a list comprehension) and unnested once, so
+ * that every branch sees the same parent row.
+ */
+import { parseFhirPath } from '../fhirpath/parser.js';
+import {
+  FhirPathCompiler,
+  repOfFhirType,
+  rootValue,
+  sqlTypeOfRep,
+  type Rep,
+  type RootContext,
+  type Scope,
+  type Value,
+} from '../fhirpath/compile.js';
+import type { ModelType } from '../fhirpath/model.js';
+import type { Dialect, SqlType } from '../sql/dialect.js';
+import {
+  ViewValidationError,
+  validateView,
+  viewConstants,
+  type SelectNode,
+  type ViewDefinition,
+} from './view-definition.js';
+
+export interface CompileViewOptions {
+  readonly dialect: Dialect;
+  /** Columns present in the lake for a resource type; undefined = assume any column exists. */
+  readonly columnsOf?: (resourceType: string) => ReadonlySet<string> | undefined;
+  /** Deepest nesting a `repeat` follows before it reports an error. */
+  readonly maxRepeatDepth?: number;
+  readonly limit?: number;
+}
+
+export interface OutputColumn {
+  readonly name: string;
+  /** FHIR type of the column (declared or inferred). */
+  readonly type: string | undefined;
+  readonly sqlType: SqlType;
+  readonly collection: boolean;
+}
+
+export interface CompiledView {
+  readonly sql: string;
+  readonly resource: string;
+  readonly columns: readonly OutputColumn[];
+  readonly view: ViewDefinition;
+}
+
+interface Ctx {
+  readonly focus: Value;
+  readonly rowIndex: string;
+}
+
+interface ColumnOut {
+  readonly name: string;
+  readonly sql: string;
+  readonly out: OutputColumn;
+}
+
+const FHIR_TYPE_OF_REP: Record<Rep, string | undefined> = {
+  json: undefined,
+  string: 'string',
+  boolean: 'boolean',
+  integer: 'integer',
+  decimal: 'decimal',
+  date: 'date',
+  dateTime: 'dateTime',
+  time: 'time',
+};
+
+export function compileView(input: unknown, options: CompileViewOptions): CompiledView {
+  const view = validateView(input);
+  return new ViewCompiler(view, options).compile();
+}
+
+class ViewCompiler {
+  private readonly d: Dialect;
+  private readonly root: RootContext;
+  private readonly constants: Map<string, Value>;
+  private readonly joins: string[] = [];
+  private aliasCounter = 0;
+  private readonly maxDepth: number;
+  private varCounter = 0;
+
+  constructor(
+    private readonly view: ViewDefinition,
+    private readonly options: CompileViewOptions,
+  ) {
+    this.d = options.dialect;
+    const columns = options.columnsOf?.(view.resource);
+    this.root = {
+      alias: 'r',
+      resourceType: view.resource,
+      columns,
+      json: this.rootJson(view.resource, columns),
+    };
+    this.constants = new Map(
+      viewConstants(view).map((c) => [c.name, this.constantValue(c.type, c.value)]),
+    );
+    this.maxDepth = options.maxRepeatDepth ?? 12;
+  }
+
+  compile(): CompiledView {
+    const ctx: Ctx = { focus: rootValue(this.root), rowIndex: '0' };
+    const cols: ColumnOut[] = [];
+    for (const s of this.view.select) this.walk(s, ctx, cols);
+    const where = (this.view.where ?? []).map((w, i) =>
+      this.whereClause(w.path, `$.where[${i}].path`, ctx),
+    );
+    const d = this.d;
+    const lines = [
+      `SELECT ${cols.map((c) => `${c.sql} AS ${d.quoteIdent(c.name)}`).join(', ')}`,
+      `FROM ${d.sqlResourceTable(this.view.resource)} AS ${this.root.alias}`,
+      ...this.joins,
+    ];
+    if (where.length > 0) lines.push(`WHERE ${where.join(' AND ')}`);
+    if (this.options.limit !== undefined) lines.push(d.sqlLimit(this.options.limit));
+    return {
+      sql: lines.join('\n'),
+      resource: this.view.resource,
+      columns: cols.map((c) => c.out),
+      view: this.view,
+    };
+  }
+
+  /** The whole resource as JSON, rebuilt from its element columns. */
+  private rootJson(resourceType: string, columns: ReadonlySet<string> | undefined): string {
+    const d = this.d;
+    const pairs: [string, string][] = [['resourceType', d.sqlToJson(d.quoteString(resourceType))]];
+    if (columns === undefined) return d.sqlRowAsJson('r');
+    for (const c of columns) {
+      pairs.push([c, c === 'id' ? d.sqlToJson(`r.${d.quoteIdent(c)}`) : `r.${d.quoteIdent(c)}`]);
+    }
+    return d.sqlJsonObject(pairs);
+  }
+
+  private compiler(expr: string): FhirPathCompiler {
+    const c = new FhirPathCompiler(this.d, expr);
+    // Keep lambda variables unique across all expressions of the statement.
+    (c as unknown as { lambdaCounter: number }).lambdaCounter = this.varCounter;
+    return c;
+  }
+
+  private done(c: FhirPathCompiler): void {
+    this.varCounter = (c as unknown as { lambdaCounter: number }).lambdaCounter + 1;
+  }
+
+  private scope(ctx: Ctx): Scope {
+    return {
+      root: this.root,
+      focus: ctx.focus,
+      rowIndex: ctx.rowIndex,
+      constants: this.constants,
+      depth: 0,
+    };
+  }
+
+  private evaluate(expr: string, ctx: Ctx): { c: FhirPathCompiler; v: Value } {
+    const c = this.compiler(expr);
+    const v = c.compile(parseFhirPath(expr), this.scope(ctx));
+    this.done(c);
+    return { c, v };
+  }
+
+  private whereClause(expr: string, at: string, ctx: Ctx): string {
+    const { c, v } = this.evaluate(expr, ctx);
+    const rep = c.repOf(v);
+    if (rep !== 'boolean' && rep !== 'json') {
+      throw new ViewValidationError([
+        { path: at, message: `where path "${expr}" must give a boolean, but gives ${rep}` },
+      ]);
+    }
+    return `coalesce(${c.bool(v)}, FALSE)`;
+  }
+
+  // ------------------------------------------------ joins (outside unionAll)
+
+  private walk(node: SelectNode, ctx: Ctx, cols: ColumnOut[]): void {
+    const inner = this.iterate(node, ctx);
+    for (const col of node.column ?? []) cols.push(this.column(col, inner));
+    for (const s of node.select ?? []) this.walk(s, inner, cols);
+    if (node.unionAll !== undefined) {
+      const branches = node.unionAll.map((b) => this.rows(b, inner));
+      const alias = this.alias();
+      const list = this.d.sqlListConcat(branches.map((b) => b.sql));
+      this.joins.push(this.d.sqlUnnestJoin(list, alias, 'row', 'ord', false));
+      for (const out of branches[0]!.columns) {
+        cols.push({ name: out.name, sql: this.d.sqlStructField(`${alias}.row`, out.name), out });
+      }
+    }
+  }
+
+  /** Adds the join for forEach / forEachOrNull / repeat and returns the inner context. */
+  private iterate(node: SelectNode, ctx: Ctx): Ctx {
+    const d = this.d;
+    let list: { sql: string; type: ModelType | undefined } | undefined;
+    let outer = false;
+    if (node.forEach !== undefined || node.forEachOrNull !== undefined) {
+      const expr = (node.forEach ?? node.forEachOrNull)!;
+      outer = node.forEach === undefined;
+      const { c, v } = this.evaluate(expr, ctx);
+      const l = c.list(v, 'json');
+      list = { sql: l.sql, type: l.type };
+    } else if (node.repeat !== undefined) {
+      list = this.repeatList(node.repeat, ctx);
+    }
+    if (list === undefined) return ctx;
+    const alias = this.alias();
+    this.joins.push(d.sqlUnnestJoin(list.sql, alias, 'elem', 'ord', outer));
+    const focus: Value = {
+      k: 'path',
+      base: `${alias}.elem`,
+      path: '$',
+      many: false,
+      type: list.type,
+    };
+    const rowIndex = outer ? `coalesce(${alias}.ord - 1, 0)` : `(${alias}.ord - 1)`;
+    return { focus, rowIndex };
+  }
+
+  /**
+   * `repeat`: every element reachable by repeatedly following the paths, depth first
+   * (parent before its children). Unrolled to `maxRepeatDepth` levels; deeper data is
+   * an error rather than a silent truncation.
+   */
+  private repeatList(
+    paths: readonly string[],
+    ctx: Ctx,
+  ): { sql: string; type: ModelType | undefined } {
+    const d = this.d;
+    const children = (focus: Value): { sql: string; type: ModelType | undefined } => {
+      const parts = paths.map((p) => {
+        const c = this.compiler(p);
+        const l = c.list(
+          c.compile(parseFhirPath(p), this.scope({ focus, rowIndex: ctx.rowIndex })),
+          'json',
+        );
+        this.done(c);
+        return l;
+      });
+      const types = new Set(parts.map((p) => p.type?.path ?? p.type?.type));
+      return {
+        sql: d.sqlListConcat(parts.map((p) => p.sql)),
+        type: types.size === 1 ? parts[0]!.type : undefined,
+      };
+    };
+    const level = (focus: Value, depth: number): { sql: string; type: ModelType | undefined } => {
+      const kids = children(focus);
+      if (depth === 0) {
+        const msg = `repeat is nested deeper than ${this.maxDepth} levels; raise maxRepeatDepth`;
+        return {
+          sql: `CASE WHEN ${d.sqlListLength(kids.sql)} > 0 THEN ${d.sqlListValue([d.sqlRaiseError(msg, 'JSON')])} ELSE ${d.sqlEmptyList('JSON')} END`,
+          type: kids.type,
+        };
+      }
+      const x = `rep${++this.varCounter}`;
+      const below = level(
+        { k: 'path', base: x, path: '$', many: false, type: kids.type },
+        depth - 1,
+      );
+      const body = d.sqlListConcat([d.sqlListValue([x]), below.sql]);
+      return {
+        sql: d.sqlListFlatten(d.sqlListTransform(kids.sql, d.sqlLambda([x], body))),
+        type: kids.type,
+      };
+    };
+    return level(ctx.focus, this.maxDepth);
+  }
+
+  private alias(): string {
+    this.aliasCounter += 1;
+    return `u${this.aliasCounter}`;
+  }
+
+  private column(col: NonNullable<SelectNode['column']>[number], ctx: Ctx): ColumnOut {
+    const { c, v } = this.evaluate(col.path, ctx);
+    const declared = col.type;
+    const rep = declared !== undefined ? repOfFhirType(declared) : c.repOf(v);
+    const collection = col.collection === true;
+    const sql = collection
+      ? `coalesce(${c.list(v, rep).sql}, ${this.d.sqlEmptyList(sqlTypeOfRep(rep))})`
+      : c.scalar(v, rep);
+    const out: OutputColumn = {
+      name: col.name,
+      type: declared ?? this.inferredType(v, rep),
+      sqlType: sqlTypeOfRep(rep),
+      collection,
+    };
+    return { name: col.name, sql: collection ? sql : this.castOut(sql, rep), out };
+  }
+
+  private inferredType(v: Value, rep: Rep): string | undefined {
+    if (v.k === 'path' && v.type !== undefined && v.type.path === undefined) return v.type.type;
+    return FHIR_TYPE_OF_REP[rep];
+  }
+
+  private castOut(sql: string, rep: Rep): string {
+    return rep === 'json' ? sql : this.d.sqlCast(sql, sqlTypeOfRep(rep));
+  }
+
+  // ---------------------------------------------- row lists (inside unionAll)
+
+  /** All rows a select node yields for one parent element, as a list of structs. */
+  private rows(node: SelectNode, ctx: Ctx): { sql: string; columns: OutputColumn[] } {
+    const d = this.d;
+    const iter = node.forEach ?? node.forEachOrNull;
+    if (iter === undefined && node.repeat === undefined) return this.bodyRows(node, ctx);
+    let list: { sql: string; type: ModelType | undefined };
+    if (iter !== undefined) {
+      const { c, v } = this.evaluate(iter, ctx);
+      const l = c.list(v, 'json');
+      list = { sql: l.sql, type: l.type };
+    } else {
+      list = this.repeatList(node.repeat!, ctx);
+    }
+    const x = `e${++this.varCounter}`;
+    const i = `i${++this.varCounter}`;
+    const body = this.bodyRows(node, {
+      focus: { k: 'path', base: x, path: '$', many: false, type: list.type },
+      rowIndex: `(${i} - 1)`,
+    });
+    const each = d.sqlListFlatten(d.sqlListTransform(list.sql, d.sqlLambda([x, i], body.sql)));
+    if (node.forEachOrNull === undefined) return { sql: each, columns: body.columns };
+    const empty = this.bodyRows(node, { focus: { k: 'empty' }, rowIndex: '0' });
+    return {
+      sql: `CASE WHEN ${d.sqlListLength(list.sql)} = 0 THEN ${empty.sql} ELSE ${each} END`,
+      columns: body.columns,
+    };
+  }
+
+  private bodyRows(node: SelectNode, ctx: Ctx): { sql: string; columns: OutputColumn[] } {
+    const d = this.d;
+    const parts: { sql: string; columns: OutputColumn[] }[] = [];
+    const own = (node.column ?? []).map((col) => this.column(col, ctx));
+    if (own.length > 0) {
+      parts.push({
+        sql: d.sqlListValue([d.sqlStruct(own.map((c) => [c.name, c.sql]))]),
+        columns: own.map((c) => c.out),
+      });
+    }
+    for (const s of node.select ?? []) parts.push(this.rows(s, ctx));
+    if (node.unionAll !== undefined) {
+      const branches = node.unionAll.map((b) => this.rows(b, ctx));
+      parts.push({
+        sql: d.sqlListConcat(branches.map((b) => b.sql)),
+        columns: branches[0]!.columns,
+      });
+    }
+    if (parts.length === 0)
+      return { sql: d.sqlListValue([d.sqlStruct([['_', 'NULL']])]), columns: [] };
+    return parts.reduce((acc, next) => this.cartesian(acc, next));
+  }
+
+  private cartesian(
+    a: { sql: string; columns: OutputColumn[] },
+    b: { sql: string; columns: OutputColumn[] },
+  ): { sql: string; columns: OutputColumn[] } {
+    const d = this.d;
+    if (a.columns.length === 0) return b;
+    if (b.columns.length === 0) return a;
+    const x = `l${++this.varCounter}`;
+    const y = `r${++this.varCounter}`;
+    const fields: [string, string][] = [
+      ...a.columns.map((c): [string, string] => [c.name, d.sqlStructField(x, c.name)]),
+      ...b.columns.map((c): [string, string] => [c.name, d.sqlStructField(y, c.name)]),
+    ];
+    const sql = d.sqlListFlatten(
+      d.sqlListTransform(
+        a.sql,
+        d.sqlLambda([x], d.sqlListTransform(b.sql, d.sqlLambda([y], d.sqlStruct(fields)))),
+      ),
+    );
+    return { sql, columns: [...a.columns, ...b.columns] };
+  }
+
+  // ------------------------------------------------------------ constants
+
+  private constantValue(type: string, value: string | number | boolean): Value {
+    const d = this.d;
+    const rep = repOfFhirType(type.charAt(0).toLowerCase() + type.slice(1));
+    switch (rep) {
+      case 'boolean':
+        return {
+          k: 'sql',
+          sql: value === true || value === 'true' ? 'TRUE' : 'FALSE',
+          many: false,
+          rep,
+        };
+      case 'integer':
+        return { k: 'sql', sql: d.sqlCast(String(Number(value)), 'BIGINT'), many: false, rep };
+      case 'decimal':
+        return { k: 'sql', sql: d.sqlCast(String(Number(value)), 'DOUBLE'), many: false, rep };
+      default:
+        return {
+          k: 'sql',
+          sql: d.quoteString(String(value)),
+          many: false,
+          rep: rep === 'json' ? 'string' : rep,
+        };
+    }
+  }
+}

@@ -1,0 +1,37 @@
+/**
+ * The official SQL-on-FHIR v2 conformance suite (all 144 cases, experimental ones
+ * included) on DuckDB. Skipped by name when ../shared is not present.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  engineFor,
+  loadSuite,
+  runCase,
+  suiteAvailable,
+  type SuiteFile,
+} from './conformance/runner.js';
+
+const suites: SuiteFile[] = suiteAvailable ? loadSuite() : [];
+
+describe.skipIf(!suiteAvailable)(
+  'SQL-on-FHIR v2 conformance suite (../shared/sql-on-fhir-tests)',
+  () => {
+    it('has all 144 cases', () => {
+      expect(suites.reduce((a, s) => a + s.tests.length, 0)).toBe(144);
+    });
+
+    describe.each(suites.map((s) => [s.file, s] as const))('%s', (_file, suite) => {
+      let env: Awaited<ReturnType<typeof engineFor>>;
+      beforeAll(async () => {
+        env = await engineFor(suite);
+      });
+      afterAll(async () => {
+        await env.engine.close();
+      });
+      it.each(suite.tests.map((t) => [t.title, t] as const))('%s', async (_title, test) => {
+        const result = await runCase(env.engine, env.columnsOf, test);
+        expect(result.reason ?? 'passed').toBe('passed');
+      });
+    });
+  },
+);
