@@ -248,13 +248,16 @@ describe.skipIf(!haveExamples)('official FHIR R4 examples (fixtures/fhir-r4-exam
 
 describe.skipIf(!haveBulk)('Bulk Data export (fixtures/fhir-bulk-10-patients)', () => {
   it('yields one resource per line, of the type the file is named after', async () => {
-    const files = await discoverSources([BULK]);
-    expect(files.map((f) => path.basename(f.path))).toEqual(
+    // A folder skips the export's log.ndjson; named explicitly, it is read (and quarantined).
+    const folder = await discoverSources([BULK]);
+    expect(folder.map((f) => path.basename(f.path))).toEqual(
       fs
         .readdirSync(BULK)
-        .filter((f) => f.endsWith('.ndjson'))
+        .filter((f) => f.endsWith('.ndjson') && f !== 'log.ndjson')
         .sort(),
     );
+    const files = await discoverSources([BULK, path.join(BULK, 'log.ndjson')]);
+    expect(files.map((f) => path.basename(f.path))).toContain('log.ndjson');
     for (const f of files) {
       const name = path.basename(f.path);
       const lines = fs
@@ -383,6 +386,11 @@ describe('FHIR JSON reader', () => {
     ]);
     expect(r!.versionId).toBe('3');
     expect(r!.lastUpdated).toBe(Date.UTC(2024, 0, 2, 2, 4, 5));
+
+    // A date-time without a zone is not an instant: null, not a machine-dependent value.
+    const zoneless = line.replace('.000+01:00', '').replace('"o1"', '"o2"');
+    const [z] = resources(await readPath(tmpFile('zoneless.ndjson', zoneless)));
+    expect(z!.lastUpdated).toBeNull();
 
     // Decimals also survive the Bundle path, where references are rewritten.
     const bundle = {
@@ -554,6 +562,63 @@ describe('FHIR JSON reader', () => {
     await readAll(reader);
     expect(reader.digest().bytes).toBe(f!.size);
     expect(() => reader[Symbol.asyncIterator]()).toThrow(/read it once/);
+  });
+
+  it('streams lines that span read chunks, and quarantines runaway lines', async () => {
+    const big = `{"resourceType":"Binary","id":"big","contentType":"text/plain","data":"${'QUJD'.repeat(800_000)}"}`;
+    const text = [
+      '{"resourceType":"Basic","id":"a"}',
+      big,
+      '{"resourceType":"Basic","id":"b"}',
+      '',
+    ];
+    const [f] = await discoverSources([tmpFile('big-lines.ndjson', text.join('\r\n'))]);
+    const recs = await readAll(readSource(f!));
+    expect(recs.map((r) => r.kind === 'resource' && r.id)).toEqual(['a', 'big', 'b']);
+    expect(field(recs[1] as ParsedResource, 'data')).toHaveLength(3_200_002);
+
+    const capped = await readAll(readSource(f!, { maxLineBytes: 1 << 20 }));
+    expect(capped.map((r) => [r.source.line, r.kind === 'resource' ? r.id : r.code])).toEqual([
+      [1, 'a'],
+      [2, QuarantineCode.NotJson],
+      [3, 'b'],
+    ]);
+    expect((capped[1] as QuarantinedRecord).text.startsWith('{"resourceType":"Binary"')).toBe(true);
+  });
+
+  it('stops reading when the consumer stops', async () => {
+    const line = '{"resourceType":"Basic","id":"a","text":"' + 'x'.repeat(1000) + '"}\n';
+    const [f] = await discoverSources([tmpFile('long.ndjson', line.repeat(5000))]);
+    const reader = readSource(f!);
+    let n = 0;
+    for await (const r of reader) {
+      expect(r.kind).toBe('resource');
+      if (++n === 3) break;
+    }
+    expect(n).toBe(3);
+    expect(() => reader.digest()).toThrow();
+  });
+
+  it('turns any .json file content into records without throwing', async () => {
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(
+          fc.uint8Array({ maxLength: 200 }).map((a) => Buffer.from(a)),
+          fc.jsonValue().map((v) => Buffer.from(JSON.stringify(v))),
+          fc
+            .array(fc.oneof(fc.jsonValue(), fc.constant({ resourceType: 'Basic', id: 'a' })))
+            .map((entry) =>
+              Buffer.from(JSON.stringify({ resourceType: 'Bundle', type: 'batch', entry })),
+            ),
+        ),
+        async (bytes) => {
+          const recs = await readPath(tmpFile(`propjson/${run++}.json`, bytes));
+          for (const r of recs) expect(['resource', 'quarantine']).toContain(r.kind);
+        },
+      ),
+      { numRuns: 100 },
+    );
   });
 
   it('never throws on random lines and never loses a good line among them', async () => {

@@ -218,6 +218,9 @@ async function walk(dir: string, acc: string[], visited: Set<string>): Promise<v
   for (const e of entries) {
     // Dot files include macOS `._x.ndjson` resource forks, which are binary, not NDJSON.
     if (e.name.startsWith('.')) continue;
+    // A Bulk Data client's export log (log.ndjson) records the export's events, not FHIR
+    // resources; named explicitly on the command line it is still read.
+    if (e.name === 'log.ndjson') continue;
     const full = path.join(dir, e.name);
     let isDir = e.isDirectory();
     let isFile = e.isFile();
@@ -262,7 +265,7 @@ async function discoverFolder(dir: string): Promise<SourceFile[]> {
 /**
  * Resolves files and folders (recursively, sorted) to the FHIR JSON sources they hold.
  * Recognises .ndjson, .jsonl, .json and their .gz forms; other files in folders are
- * skipped, as are dot files. A Bulk Data manifest expands to its output[] files, which are
+ * skipped, as are dot files and a bulk export's log.ndjson. A Bulk Data manifest expands to its output[] files, which are
  * then not read a second time; its error[] and deleted[] files are not loaded.
  * Every path is checked before any record is read.
  * @throws IngestSourceError SOURCE_UNREADABLE for a missing or unreadable path,
@@ -404,11 +407,7 @@ function toRecord(c: Candidate, source: SourcePosition): IngestRecord {
       c.text(),
     );
   }
-  let lastUpdated: number | null = null;
-  if (typeof c.lastUpdated === 'string') {
-    const ms = Date.parse(c.lastUpdated);
-    if (!Number.isNaN(ms)) lastUpdated = ms;
-  }
+  const lastUpdated = typeof c.lastUpdated === 'string' ? parseInstant(c.lastUpdated) : null;
   const resource: ParsedResource = {
     kind: 'resource',
     resourceType: rt,
@@ -420,6 +419,17 @@ function toRecord(c: Candidate, source: SourcePosition): IngestRecord {
     source,
   };
   return resource;
+}
+
+/**
+ * Epoch ms of a FHIR instant, or null. A date-time without a zone is not a valid instant
+ * (http://hl7.org/fhir/R4/datatypes.html#instant) and Date.parse would read it in the
+ * machine's zone, so it is rejected rather than loaded differently on different machines.
+ */
+function parseInstant(s: string): number | null {
+  if (s.includes('T') && !/(?:Z|[+-]\d\d:\d\d)$/.test(s)) return null;
+  const ms = Date.parse(s);
+  return Number.isNaN(ms) ? null : ms;
 }
 
 /** Members of `text` minus resourceType; duplicate keys resolved as JSON.parse does. */
@@ -717,6 +727,11 @@ export function recordsFromJsonDocument(text: string, file: string): IngestRecor
 export interface ReadSourceOptions {
   /** Called with the number of file bytes (compressed bytes for .gz) consumed by each read. */
   readonly onBytes?: (n: number) => void;
+  /**
+   * NDJSON lines longer than this are quarantined unread (default 256 MiB). Checked when a
+   * line spans read chunks (1 MiB), so it bounds memory, not the length of short lines.
+   */
+  readonly maxLineBytes?: number;
 }
 
 /**
@@ -768,7 +783,7 @@ class FhirJsonSourceReader implements SourceReader {
     };
     // The readers call done() after their last chunk; no extra generator layer per record.
     return this.file.format === 'ndjson' || this.file.format === 'ndjson.gz'
-      ? ndjsonRecords(chunks, this.file.path, done)
+      ? ndjsonRecords(chunks, this.file.path, this.#opts.maxLineBytes ?? MAX_LINE_BYTES, done)
       : documentRecords(chunks, this.file.path, done);
   }
 }
@@ -822,16 +837,21 @@ async function* fileChunks(
   }
 }
 
-/** Splits byte chunks into lines without copying whole chunks; see the module comment. */
+/**
+ * NDJSON (https://github.com/ndjson/ndjson-spec): lines split on bytes, numbered from 1,
+ * blank lines skipped, CRLF and BOM tolerated. Memory is bounded by the chunk size plus the
+ * longest line (itself capped by maxLineBytes).
+ */
 async function* ndjsonRecords(
   chunks: AsyncIterable<Buffer>,
   file: string,
+  maxLineBytes: number,
   done: () => void,
 ): AsyncGenerator<IngestRecord> {
   let lineNo = 0;
   let carry: Buffer[] = [];
   let carryBytes = 0;
-  let overlong: string | null = null; // head of a line past MAX_LINE_BYTES, being skipped
+  let overlong: string | null = null; // head of a line past maxLineBytes, being skipped
   let out: IngestRecord[] = [];
 
   const emit = (line: string): void => {
@@ -867,12 +887,17 @@ async function* ndjsonRecords(
       );
     }
   };
+  const startOverlong = (): void => {
+    overlong = Buffer.concat(carry, Math.min(carryBytes, QUARANTINE_TEXT_CHARS)).toString('utf8');
+    carry = [];
+    carryBytes = 0;
+  };
   const emitOverlong = (): void => {
     lineNo++;
     out.push(
       quarantine(
         QuarantineCode.NotJson,
-        `Line longer than ${MAX_LINE_BYTES >> 20} MiB: not read. NDJSON holds one resource per ` +
+        `Line longer than ${maxLineBytes} bytes: not read. NDJSON holds one resource per ` +
           'line; check that the file really is NDJSON.',
         { file, line: lineNo },
         overlong ?? '',
@@ -888,12 +913,11 @@ async function* ndjsonRecords(
       if (overlong !== null) continue;
       carry.push(chunk);
       carryBytes += chunk.length;
-      if (carryBytes > MAX_LINE_BYTES) {
-        overlong = Buffer.concat(carry).subarray(0, QUARANTINE_TEXT_CHARS).toString('utf8');
-        carry = [];
-        carryBytes = 0;
-      }
+      if (carryBytes > maxLineBytes) startOverlong();
       continue;
+    }
+    if (overlong === null && carryBytes > 0 && carryBytes + firstNl > maxLineBytes) {
+      startOverlong();
     }
     if (overlong !== null) {
       emitOverlong();
@@ -918,10 +942,8 @@ async function* ndjsonRecords(
       }
     }
     if (lastNl + 1 < chunk.length) {
-      // Copy: the stream may reuse the chunk's memory.
-      const rest = Buffer.from(chunk.subarray(lastNl + 1));
-      carry.push(rest);
-      carryBytes += rest.length;
+      carry.push(chunk.subarray(lastNl + 1));
+      carryBytes += chunk.length - lastNl - 1;
     }
     if (out.length > 0) {
       const batch = out;

@@ -84,12 +84,15 @@ export async function engineFor(
   for (const r of suite.resources) {
     let w = writers.get(r.resourceType);
     if (w === undefined) {
-      w = new ResourceTableWriter(engine, r.resourceType);
+      w = new ResourceTableWriter(engine, `stage_${r.resourceType}`);
       writers.set(r.resourceType, w);
     }
     await w.add({ resource: r, load: 1, seq: seq++ });
   }
-  for (const w of writers.values()) await w.close();
+  for (const [type, w] of writers) {
+    await w.close();
+    await engine.exec(`CREATE TABLE "${type}" AS SELECT ${w.selectAsJson()} FROM "${w.table}"`);
+  }
   const columnsOf = (t: string): ReadonlySet<string> => {
     const w = writers.get(t);
     return new Set(['id', ...(w?.elementColumns ?? [])]);
