@@ -32,6 +32,8 @@ export const QuarantineCode = {
   UnknownResourceType: 'unknown-resource-type',
   BadBundle: 'bad-bundle',
   BadId: 'bad-id',
+  /** An element name the lake cannot store as a column (empty, `@`-prefixed, control characters). */
+  BadElement: 'bad-element',
 } as const;
 export type QuarantineCode = (typeof QuarantineCode)[keyof typeof QuarantineCode];
 

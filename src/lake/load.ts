@@ -1,24 +1,27 @@
 /**
- * One load into the lake: read sources (streaming), stage resources per type in DuckDB,
- * merge with what the lake holds (newest wins, unchanged resources are recognised by
+ * One load into the lake: read sources (streaming, in worker threads), stage resources
+ * per type as text files, merge with what the lake holds (newest wins, unchanged resources are recognised by
  * hash), write Parquet, then commit the manifest atomically. Until that commit nothing
  * the lake's readers see has changed; a crash leaves files no manifest names, which the
  * next writer removes.
  */
-import {
-  createWriteStream,
-  existsSync,
-  mkdirSync,
-  renameSync,
-  rmSync,
-  type WriteStream,
-} from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { Worker } from 'node:worker_threads';
 import path from 'node:path';
 import { DuckDBEngine } from '../engine/duckdb-engine.js';
-import { discoverSources, readSource } from '../ingest/fhir-json-reader.js';
-import type { QuarantinedRecord, SourceFile } from '../ingest/types.js';
+import { discoverSources } from '../ingest/fhir-json-reader.js';
+import { IngestSourceError, type SourceFile } from '../ingest/types.js';
 import { Lake, fileSize } from './lake.js';
-import { LAKE_COLUMNS, ResourceTableWriter, quoteIdent } from './layout.js';
+import { LAKE_COLUMNS, lakeColumnsSql, quoteIdent, stagedRowsSql } from './layout.js';
+import {
+  shareFiles,
+  stageSources,
+  type StageJob,
+  type StageProgress,
+  type StageResult,
+  type StagedType,
+} from './stage.js';
 import type { LoadCounts, Manifest, TypeEntry } from './manifest.js';
 
 export interface LoadProgress {
@@ -34,6 +37,8 @@ export interface LoadOptions {
   /** DuckDB memory limit while staging; DuckDB spills to the staging folder beyond it. */
   readonly memoryLimit?: string;
   readonly threads?: number;
+  /** Worker threads that read sources; default: one per core for loads of several files. */
+  readonly workers?: number;
 }
 
 export interface LoadSummary {
@@ -52,6 +57,8 @@ export interface LoadSummary {
   /** Resources that had no id and were given one derived from their content. */
   readonly derivedIds: number;
   readonly durationMs: number;
+  /** Time spent reading and staging sources, and merging/writing Parquet. */
+  readonly phases: { readonly readMs: number; readonly mergeMs: number };
 }
 
 const NEWEST_FIRST = `TRY_CAST(${quoteIdent(LAKE_COLUMNS.versionId)} AS DOUBLE) DESC NULLS LAST, ${quoteIdent(
@@ -93,54 +100,59 @@ async function runLoad(
   });
   const startedAt = new Date(started).toISOString();
   try {
-    const writers = new Map<string, ResourceTableWriter>();
-    const quarantinePath = path.join(staging, 'quarantine.ndjson');
-    let quarantineOut: WriteStream | undefined;
-    let quarantined = 0;
-    let derivedIds = 0;
-    let seq = 0;
-    let bytesRead = 0;
     const bytesTotal = sources.reduce((a, s) => a + s.size, 0);
-    const digests: Manifest['loads'][number]['sources'] = [];
-    let lastReport = 0;
-    for (const file of sources) {
-      const report = (force: boolean): void => {
-        const now = Date.now();
-        if (options.onProgress === undefined || (!force && now - lastReport < 200)) return;
-        lastReport = now;
-        options.onProgress({ bytesRead, bytesTotal, resources: seq, quarantined, file: file.path });
-      };
-      const reader = readSource(file, { onBytes: (n) => (bytesRead += n) });
-      for await (const rec of reader) {
-        if (rec.kind === 'quarantine') {
-          quarantineOut ??= createWriteStream(quarantinePath);
-          await writeLine(quarantineOut, quarantineLine(rec));
-          quarantined++;
-          continue;
-        }
-        if (rec.idDerived) derivedIds++;
-        let w = writers.get(rec.resourceType);
-        if (w === undefined) {
-          w = new ResourceTableWriter(engine, stageTable(rec.resourceType));
-          writers.set(rec.resourceType, w);
-        }
-        await w.add({ resource: rec, load: loadId, seq: seq++ });
-        if ((seq & 1023) === 0) report(false);
+    let bytesRead = 0;
+    let resources = 0;
+    let quarantinedSoFar = 0;
+    const onDelta = (d: StageProgress): void => {
+      bytesRead += d.bytes;
+      resources += d.resources;
+      quarantinedSoFar += d.quarantined;
+      options.onProgress?.({
+        bytesRead,
+        bytesTotal,
+        resources,
+        quarantined: quarantinedSoFar,
+        file: '',
+      });
+    };
+    const workers = workerCount(sources, options.workers);
+    const shares = shareFiles(sources, workers);
+    const staged = await Promise.all(
+      shares.map((tasks, workerId) => {
+        const job: StageJob = { tasks, dir: staging, loadId, workerId };
+        return workers > 1 ? stageInWorker(job, onDelta) : stageSources(job, onDelta);
+      }),
+    );
+    const readMs = Date.now() - started;
+    const quarantined = staged.reduce((a, r) => a + r.quarantined, 0);
+    const derivedIds = staged.reduce((a, r) => a + r.derivedIds, 0);
+    const digests = staged
+      .flatMap((r) => r.digests)
+      .sort((a, b) => a.fileIndex - b.fileIndex)
+      .map(({ path: p, sha256, bytes }) => ({ path: p, sha256, bytes }));
+    const byType = new Map<string, { files: string[]; columns: Set<string>; rows: number }>();
+    for (const r of staged) {
+      for (const [type, t] of Object.entries(r.types)) {
+        const e = byType.get(type) ?? { files: [], columns: new Set<string>(), rows: 0 };
+        e.files.push(...t.files);
+        for (const c of t.columns) e.columns.add(c);
+        e.rows += t.rows;
+        byType.set(type, e);
       }
-      const digest = reader.digest();
-      digests.push({ path: file.path, sha256: digest.sha256, bytes: digest.bytes });
-      report(true);
     }
-    for (const w of writers.values()) await w.close();
-    if (quarantineOut !== undefined)
-      await new Promise<void>((res, rej) =>
-        quarantineOut!.end((err?: Error | null) => (err ? rej(err) : res())),
-      );
 
     const types: Manifest['types'] = { ...base.types };
     const counts: Record<string, LoadCounts> = {};
-    for (const [type, w] of [...writers.entries()].sort(([a], [b]) => a.localeCompare(b))) {
-      const merged = await mergeType(engine, lake, type, w, base.types[type], loadId);
+    for (const [type, t] of [...byType.entries()].sort(([a], [b]) => a.localeCompare(b))) {
+      const merged = await mergeType(
+        engine,
+        lake,
+        type,
+        { files: t.files, columns: [...t.columns], rows: t.rows },
+        base.types[type],
+        loadId,
+      );
       types[type] = merged.entry;
       counts[type] = merged.counts;
     }
@@ -149,9 +161,11 @@ async function runLoad(
     if (quarantined > 0) {
       const rel = `quarantine/load-${String(loadId).padStart(6, '0')}.ndjson`;
       mkdirSync(lake.resolve('quarantine'), { recursive: true });
-      renameSync(quarantinePath, lake.resolve(rel));
+      const parts = staged.map((r) => r.quarantineFile).filter((f): f is string => f !== null);
+      writeFileSync(lake.resolve(rel), parts.map((f) => readFileSync(f, 'utf8')).join(''));
       quarantineFile = rel;
     }
+    const mergeMs = Date.now() - started - readMs;
     const committedAt = new Date().toISOString();
     const next: Manifest = {
       ...base,
@@ -190,30 +204,12 @@ async function runLoad(
       quarantineFile,
       derivedIds,
       durationMs: Date.now() - started,
+      phases: { readMs, mergeMs },
     };
   } finally {
     await engine.close();
     lake.collectGarbage();
   }
-}
-
-function stageTable(type: string): string {
-  return `stage_${type}`;
-}
-
-function quarantineLine(rec: QuarantinedRecord): string {
-  return JSON.stringify({
-    file: rec.source.file,
-    line: rec.source.line,
-    ...(rec.source.entry === undefined ? {} : { entry: rec.source.entry }),
-    code: rec.code,
-    reason: rec.reason,
-    text: rec.text,
-  });
-}
-
-async function writeLine(out: WriteStream, line: string): Promise<void> {
-  if (!out.write(line + '\n')) await new Promise<void>((res) => out.once('drain', () => res()));
 }
 
 interface Merged {
@@ -229,21 +225,19 @@ async function mergeType(
   engine: DuckDBEngine,
   lake: Lake,
   type: string,
-  writer: ResourceTableWriter,
+  writer: StagedType,
   existing: TypeEntry | undefined,
   loadId: number,
 ): Promise<Merged> {
   const q = (s: string): string => engine.dialect.quoteString(s);
-  const stage = quoteIdent(writer.table);
   const read = writer.rows;
   const hash = quoteIdent(LAKE_COLUMNS.hash);
   const ver = quoteIdent(LAKE_COLUMNS.versionId);
   const lu = quoteIdent(LAKE_COLUMNS.lastUpdated);
   // Newest version of each id within this load.
   await engine.exec(
-    `CREATE OR REPLACE TEMP TABLE incoming AS SELECT * FROM ${stage} QUALIFY row_number() OVER (PARTITION BY id ORDER BY ${NEWEST_FIRST}) = 1`,
+    `CREATE OR REPLACE TEMP TABLE incoming AS SELECT * FROM (SELECT ${lakeColumnsSql(writer.columns)} FROM ${stagedRowsSql(writer.files, q)}) QUALIFY row_number() OVER (PARTITION BY id ORDER BY ${NEWEST_FIRST}) = 1`,
   );
-  await engine.exec(`DROP TABLE ${stage}`);
   const oldFiles = existing?.files ?? [];
   let files = [...oldFiles];
   let unchanged = 0;
@@ -300,7 +294,7 @@ async function mergeType(
     files.push({ path: lake.relative(out), rows, bytes: fileSize(out) });
   }
   await engine.exec(`DROP TABLE incoming`);
-  const columns = new Set([...(existing?.columns ?? ['id']), 'id', ...writer.elementColumns]);
+  const columns = new Set([...(existing?.columns ?? ['id']), 'id', ...writer.columns]);
   const added = remaining - updated;
   return {
     entry: { files, rows: files.reduce((a, f) => a + f.rows, 0), columns: [...columns].sort() },
@@ -324,4 +318,49 @@ async function copyToParquet(engine: DuckDBEngine, select: string, file: string)
   );
   // RETURN_STATS yields one row per file written, with its row count.
   return r.rows.reduce((a, row) => a + Number(row['count'] ?? 0), 0);
+}
+
+/** Parallel reading pays off only with several files and enough bytes to share. */
+function workerCount(sources: readonly SourceFile[], requested: number | undefined): number {
+  if (requested !== undefined) return Math.max(1, Math.min(requested, sources.length));
+  const bytes = sources.reduce((a, s) => a + s.size, 0);
+  if (sources.length < 2 || bytes < 16 * 1024 * 1024) return 1;
+  return Math.max(1, Math.min(os.availableParallelism(), sources.length));
+}
+
+function stageInWorker(job: StageJob, onDelta: (d: StageProgress) => void): Promise<StageResult> {
+  const url = new URL(
+    import.meta.url.endsWith('.ts') ? './stage-worker.ts' : './stage-worker.js',
+    import.meta.url,
+  );
+  // Run from TypeScript sources (tests, tsx), the worker needs the same loader.
+  const execArgv = import.meta.url.endsWith('.ts') ? ['--import', 'tsx'] : [];
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(url, { workerData: job, execArgv });
+    worker.on(
+      'message',
+      (m: {
+        kind: string;
+        delta?: StageProgress;
+        result?: StageResult;
+        message?: string;
+        code?: string;
+        path?: string;
+      }) => {
+        if (m.kind === 'progress' && m.delta !== undefined) onDelta(m.delta);
+        else if (m.kind === 'done' && m.result !== undefined) resolve(m.result);
+        else if (m.kind === 'error') {
+          reject(
+            m.code !== undefined && m.code.startsWith('SOURCE_') && m.path !== undefined
+              ? new IngestSourceError(m.code as IngestSourceError['code'], m.path, m.message ?? '')
+              : new Error(m.message),
+          );
+        }
+      },
+    );
+    worker.on('error', reject);
+    worker.on('exit', (code) => {
+      if (code !== 0) reject(new Error(`staging worker stopped with exit code ${code}`));
+    });
+  });
 }

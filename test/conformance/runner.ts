@@ -8,7 +8,9 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DuckDBEngine } from '../../src/engine/duckdb-engine.js';
-import { ResourceTableWriter } from '../../src/lake/layout.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import { StagingWriter } from '../../src/lake/layout.js';
 import {
   parseLossless,
   splitTopLevel,
@@ -79,20 +81,23 @@ export async function engineFor(
   suite: SuiteFile,
 ): Promise<{ engine: DuckDBEngine; columnsOf: (t: string) => ReadonlySet<string> | undefined }> {
   const engine = await DuckDBEngine.create();
-  const writers = new Map<string, ResourceTableWriter>();
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'medlake-sof-'));
+  const writers = new Map<string, StagingWriter>();
   let seq = 0;
   for (const r of suite.resources) {
     let w = writers.get(r.resourceType);
     if (w === undefined) {
-      w = new ResourceTableWriter(engine, `stage_${r.resourceType}`);
+      w = new StagingWriter(dir, r.resourceType);
       writers.set(r.resourceType, w);
     }
     await w.add({ resource: r, load: 1, seq: seq++ });
   }
   for (const [type, w] of writers) {
     await w.close();
-    await engine.exec(`CREATE TABLE "${type}" AS SELECT ${w.selectAsJson()} FROM "${w.table}"`);
+    const q = (x: string): string => engine.dialect.quoteString(x);
+    await engine.exec(`CREATE TABLE "${type}" AS SELECT ${w.selectLakeColumns()} FROM ${w.stagedRows(q)}`);
   }
+  rmSync(dir, { recursive: true, force: true });
   const columnsOf = (t: string): ReadonlySet<string> => {
     const w = writers.get(t);
     return new Set(['id', ...(w?.elementColumns ?? [])]);
