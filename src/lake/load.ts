@@ -329,14 +329,16 @@ function workerCount(sources: readonly SourceFile[], requested: number | undefin
 }
 
 function stageInWorker(job: StageJob, onDelta: (d: StageProgress) => void): Promise<StageResult> {
-  const url = new URL(
-    import.meta.url.endsWith('.ts') ? './stage-worker.ts' : './stage-worker.js',
-    import.meta.url,
-  );
-  // Run from TypeScript sources (tests, tsx), the worker needs the same loader.
-  const execArgv = import.meta.url.endsWith('.ts') ? ['--import', 'tsx'] : [];
+  const fromSource = import.meta.url.endsWith('.ts');
+  const url = new URL(fromSource ? './stage-worker.ts' : './stage-worker.js', import.meta.url);
   return new Promise((resolve, reject) => {
-    const worker = new Worker(url, { workerData: job, execArgv });
+    // Run from TypeScript sources (tests, tsx), the worker registers the same loader first.
+    const worker = fromSource
+      ? new Worker(
+          `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(url.href)}); });`,
+          { eval: true, workerData: job },
+        )
+      : new Worker(url, { workerData: job });
     worker.on(
       'message',
       (m: {
