@@ -51,6 +51,8 @@ export type Value =
       readonly rep: Rep;
       readonly type?: ModelType | undefined;
     }
+  /** Each item of a JSON list (bound to lambda variable `x`) mapped through `inner`, flattened. */
+  | { readonly k: 'each'; readonly list: string; readonly x: string; readonly inner: Value }
   | { readonly k: 'empty' };
 
 /** Everything the compiler needs to know about the row it compiles against. */
@@ -310,18 +312,19 @@ export class FhirPathCompiler {
             scope,
           );
         }
-        // Navigate inside each element, then flatten.
+        // Navigate inside each element; materialised (flattened) only when needed, so
+        // further steps and ofType() stay inside one lambda.
         const inner = this.member(
           { k: 'path', base: lambdaVar, path: '$', many: false, type: target.type },
           name,
           scope,
         );
         if (inner.k === 'empty') return inner;
-        const innerList = this.list(inner);
-        const sql = d.sqlListFlatten(
-          d.sqlListTransform(target.sql, d.sqlLambda([lambdaVar], innerList.sql)),
-        );
-        return { k: 'sql', sql, many: true, rep: innerList.rep, type: innerList.type };
+        return { k: 'each', list: target.sql, x: lambdaVar, inner };
+      }
+      case 'each': {
+        const inner = this.member(target.inner, name, scope);
+        return inner.k === 'empty' ? inner : { ...target, inner };
       }
     }
   }
@@ -400,6 +403,8 @@ export class FhirPathCompiler {
         return v.many;
       case 'choice':
         return v.forms.some((f) => this.isMany(f.value));
+      case 'each':
+        return true;
     }
   }
 
@@ -412,12 +417,15 @@ export class FhirPathCompiler {
         return v.type === undefined || v.type.path !== undefined
           ? 'json'
           : repOfFhirType(v.type.type);
+      case 'each':
+        return this.repOf(v.inner);
       default:
         return 'json';
     }
   }
 
   modelType(v: Value): ModelType | undefined {
+    if (v.k === 'each') return this.modelType(v.inner);
     return v.k === 'path' || v.k === 'sql' ? v.type : undefined;
   }
 
@@ -432,6 +440,25 @@ export class FhirPathCompiler {
         return this.list(this.rootAsPath(v), rep);
       case 'choice':
         return this.list(this.materializeChoice(v), rep);
+      case 'each': {
+        const lambda = (body: string): string => d.sqlLambda([v.x], body);
+        if (!this.isMany(v.inner)) {
+          // One value per item at most: map, then drop the empty ones.
+          const y = this.freshVar();
+          const mapped = d.sqlListTransform(v.list, lambda(this.scalar(v.inner, want)));
+          return {
+            sql: d.sqlListFilter(mapped, d.sqlLambda([y], `${y} IS NOT NULL`)),
+            rep: want,
+            type: this.modelType(v.inner),
+          };
+        }
+        const inner = this.list(v.inner, want);
+        return {
+          sql: d.sqlListFlatten(d.sqlListTransform(v.list, lambda(inner.sql))),
+          rep: want,
+          type: inner.type,
+        };
+      }
       case 'path': {
         if (!v.many) {
           const s = this.scalar(v, want);
@@ -486,6 +513,8 @@ export class FhirPathCompiler {
         return this.scalar(this.rootAsPath(v), rep);
       case 'choice':
         return this.scalar(this.materializeChoice(v), rep);
+      case 'each':
+        return this.single(this.list(v, want).sql, want);
       case 'path': {
         if (v.many) return this.single(this.list(v, want).sql, want);
         if (want === 'json') return v.path === '$' ? v.base : d.sqlJsonExtract(v.base, v.path);
@@ -727,6 +756,10 @@ export class FhirPathCompiler {
     if (v.k === 'choice') {
       const form = v.forms.find((f) => f.type.toLowerCase() === name.toLowerCase());
       return form === undefined ? { k: 'empty' } : form.value;
+    }
+    if (v.k === 'each') {
+      const inner = this.ofType(v.inner, typeName);
+      return inner.k === 'empty' ? inner : { ...v, inner };
     }
     const t = this.modelType(v);
     if (t !== undefined) {

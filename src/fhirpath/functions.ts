@@ -34,12 +34,20 @@ function count(c: FhirPathCompiler, v: Value): string {
   return c.dialect.sqlListLength(c.list(v).sql);
 }
 
+/** Lambda parameters: the index only when the body uses $index (it costs the engine work). */
+function params(x: string, i: string, body: string): string[] {
+  return new RegExp(`\\b${i}\\b`).test(body) ? [x, i] : [x];
+}
+
 /** where(criteria) as a list filter; also used by exists(criteria) and extension(url). */
 function where(c: FhirPathCompiler, focus: Value, criteria: FhirPathNode, scope: Scope): Value {
   const d = c.dialect;
   const { list, x, i, inner } = c.lambdaScope(focus, scope);
   const cond = c.bool(c.compile(criteria, inner));
-  const sql = d.sqlListFilter(list.sql, d.sqlLambda([x, i], `coalesce(${cond}, FALSE)`));
+  const sql = d.sqlListFilter(
+    list.sql,
+    d.sqlLambda(params(x, i, cond), `coalesce(${cond}, FALSE)`),
+  );
   return { k: 'sql', sql, many: true, rep: list.rep, type: list.type };
 }
 
@@ -48,7 +56,9 @@ function select(c: FhirPathCompiler, focus: Value, projection: FhirPathNode, sco
   const { list, x, i, inner } = c.lambdaScope(focus, scope);
   const body = c.compile(projection, inner);
   const bodyList = c.list(body);
-  const sql = d.sqlListFlatten(d.sqlListTransform(list.sql, d.sqlLambda([x, i], bodyList.sql)));
+  const sql = d.sqlListFlatten(
+    d.sqlListTransform(list.sql, d.sqlLambda(params(x, i, bodyList.sql), bodyList.sql)),
+  );
   return { k: 'sql', sql, many: true, rep: bodyList.rep, type: bodyList.type };
 }
 
@@ -56,7 +66,10 @@ function allItems(c: FhirPathCompiler, focus: Value, criteria: FhirPathNode, sco
   const d = c.dialect;
   const { list, x, i, inner } = c.lambdaScope(focus, scope);
   const cond = c.bool(c.compile(criteria, inner));
-  const failing = d.sqlListFilter(list.sql, d.sqlLambda([x, i], `NOT coalesce(${cond}, FALSE)`));
+  const failing = d.sqlListFilter(
+    list.sql,
+    d.sqlLambda(params(x, i, cond), `NOT coalesce(${cond}, FALSE)`),
+  );
   return bool(`(${d.sqlListLength(failing)} = 0)`);
 }
 
@@ -209,10 +222,15 @@ function convertsTo(c: FhirPathCompiler, focus: Value, rep: Rep): Value {
 
 const FUNCTIONS: Record<string, Fn> = {
   // --- existence (§5.1)
-  empty: (c, f, a) => (arity(c, 'empty', a, 0, 0), bool(`(${count(c, f)} = 0)`)),
+  empty: (c, f, a) => {
+    arity(c, 'empty', a, 0, 0);
+    if (!c.isMany(f) && f.k !== 'empty') return bool(`(${c.scalar(f)} IS NULL)`);
+    return bool(`(${count(c, f)} = 0)`);
+  },
   exists: (c, f, a, s) => {
     arity(c, 'exists', a, 0, 1);
     const v = a[0] === undefined ? f : where(c, f, a[0], s);
+    if (!c.isMany(v) && v.k !== 'empty') return bool(`(${c.scalar(v)} IS NOT NULL)`);
     return bool(`(${count(c, v)} > 0)`);
   },
   all: (c, f, a, s) => (arity(c, 'all', a, 1, 1), allItems(c, f, a[0]!, s)),
