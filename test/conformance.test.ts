@@ -1,6 +1,6 @@
 /**
  * The official SQL-on-FHIR v2 conformance suite (all 144 cases, experimental ones
- * included) on DuckDB. Skipped by name when ../shared is not present.
+ * included) on every test engine. Skipped by name when ../shared is not present.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -10,12 +10,13 @@ import {
   suiteAvailable,
   type SuiteFile,
 } from './conformance/runner.js';
+import { testEngines } from './engines.js';
 
 const suites: SuiteFile[] = suiteAvailable ? loadSuite() : [];
 
-describe.skipIf(!suiteAvailable)(
-  'SQL-on-FHIR v2 conformance suite (../shared/sql-on-fhir-tests)',
-  () => {
+describe.skipIf(!suiteAvailable).each(testEngines())(
+  'SQL-on-FHIR v2 conformance suite (../shared/sql-on-fhir-tests) on %s',
+  (engineName) => {
     it('has all 144 cases', () => {
       expect(suites.reduce((a, s) => a + s.tests.length, 0)).toBe(144);
     });
@@ -23,7 +24,7 @@ describe.skipIf(!suiteAvailable)(
     describe.each(suites.map((s) => [s.file, s] as const))('%s', (_file, suite) => {
       let env: Awaited<ReturnType<typeof engineFor>>;
       beforeAll(async () => {
-        env = await engineFor(suite);
+        env = await engineFor(suite, engineName);
       });
       afterAll(async () => {
         await env.engine.close();

@@ -7,7 +7,8 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DuckDBEngine } from '../../src/engine/duckdb-engine.js';
+import type { DuckDBEngine } from '../../src/engine/duckdb-engine.js';
+import { createEngine, type EngineName } from '../engines.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { StagingWriter } from '../../src/lake/layout.js';
@@ -79,8 +80,9 @@ export function loadSuite(): SuiteFile[] {
 /** Loads a file's resources into a fresh engine, one table per resource type. */
 export async function engineFor(
   suite: SuiteFile,
+  engineName: EngineName = 'duckdb',
 ): Promise<{ engine: DuckDBEngine; columnsOf: (t: string) => ReadonlySet<string> | undefined }> {
-  const engine = await DuckDBEngine.create();
+  const engine = await createEngine(engineName);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'medlake-sof-'));
   const writers = new Map<string, StagingWriter>();
   let seq = 0;
@@ -95,7 +97,9 @@ export async function engineFor(
   for (const [type, w] of writers) {
     await w.close();
     const q = (x: string): string => engine.dialect.quoteString(x);
-    await engine.exec(`CREATE TABLE "${type}" AS SELECT ${w.selectLakeColumns()} FROM ${w.stagedRows(q)}`);
+    await engine.exec(
+      `CREATE TABLE "${type}" AS SELECT ${w.selectLakeColumns()} FROM ${w.stagedRows(q)}`,
+    );
   }
   rmSync(dir, { recursive: true, force: true });
   const columnsOf = (t: string): ReadonlySet<string> => {
