@@ -14,6 +14,7 @@ import { compileView } from '../views/compile.js';
 import { validateView } from '../views/view-definition.js';
 import { materializeViews } from '../views/materialize.js';
 import { dialectByName, DIALECT_NAMES } from '../sql/dialects/index.js';
+import { IngestSourceError } from '../ingest/types.js';
 
 class UsageError extends Error {}
 
@@ -247,7 +248,9 @@ export async function main(argv: readonly string[]): Promise<number> {
       return err.exitCode === 0 ? ExitCode.Ok : ExitCode.Usage;
     }
     process.stderr.write(`medlake: ${(err as Error).message}\n`);
-    return err instanceof UsageError ? ExitCode.Usage : ExitCode.Error;
+    return err instanceof UsageError || err instanceof IngestSourceError
+      ? ExitCode.Usage
+      : ExitCode.Error;
   }
   return exitCode;
 }

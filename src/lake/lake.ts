@@ -20,9 +20,18 @@ import {
 } from 'node:fs';
 import path from 'node:path';
 import type { DuckDBEngine } from '../engine/duckdb-engine.js';
-import { LakeError, readManifest, writeManifestAtomically, type Manifest } from './manifest.js';
+import {
+  LakeError,
+  MANIFEST_FILE,
+  readManifest,
+  writeManifestAtomically,
+  type Manifest,
+} from './manifest.js';
 
 export const DEFAULT_LAKE_DIR = './medlake-data';
+
+/** Schema that holds one table per resource type in a query session. */
+export const RESOURCE_SCHEMA = 'fhir';
 
 /** `--lake`, else `MEDLAKE_LAKE`, else ./medlake-data. */
 export function resolveLakeDir(option: string | undefined): string {
@@ -87,33 +96,41 @@ export class Lake {
   }
 
   /**
-   * Registers one SQL view per resource type (named by the type) and per materialised
-   * view (named by the view) on a DuckDB engine. Types the lake has no data for are
-   * registered as empty tables with only an id, so every view compiles and runs.
+   * Registers one SQL view per resource type in the schema `fhir` (named by the type,
+   * e.g. fhir."Patient") and one per materialised view in `main` (named by the view).
+   * Separate schemas matter because DuckDB matches names without regard to case: a view
+   * called `patient` must not hide the Patient resources. The search path lists main
+   * first, so a bare name finds a materialised view before a resource type. Types the
+   * lake has no data for get an empty table with only an id, so every view runs.
    */
   async register(engine: DuckDBEngine, resourceTypes: Iterable<string> = []): Promise<void> {
     const d = engine.dialect;
+    const statements = [
+      `CREATE SCHEMA IF NOT EXISTS ${RESOURCE_SCHEMA}`,
+      `SET search_path = 'main,${RESOURCE_SCHEMA}'`,
+    ];
     const done = new Set<string>();
     for (const [type, entry] of Object.entries(this.current.types)) {
       if (entry.files.length === 0) continue;
       const files = entry.files.map((f) => d.quoteString(this.resolve(f.path))).join(', ');
-      await engine.exec(
-        `CREATE OR REPLACE TEMP VIEW ${d.quoteIdent(type)} AS SELECT * FROM read_parquet([${files}], union_by_name = true)`,
+      statements.push(
+        `CREATE OR REPLACE VIEW ${d.sqlResourceTable(type)} AS SELECT * FROM read_parquet([${files}], union_by_name = true)`,
       );
       done.add(type);
     }
     for (const type of resourceTypes) {
       if (!done.has(type)) {
-        await engine.exec(
-          `CREATE OR REPLACE TEMP VIEW ${d.quoteIdent(type)} AS SELECT CAST(NULL AS VARCHAR) AS id WHERE FALSE`,
+        statements.push(
+          `CREATE OR REPLACE VIEW ${d.sqlResourceTable(type)} AS SELECT CAST(NULL AS VARCHAR) AS id WHERE FALSE`,
         );
       }
     }
     for (const [name, v] of Object.entries(this.current.views)) {
-      await engine.exec(
-        `CREATE OR REPLACE TEMP VIEW ${d.quoteIdent(name)} AS SELECT * FROM read_parquet(${d.quoteString(this.resolve(v.path))})`,
+      statements.push(
+        `CREATE OR REPLACE VIEW main.${d.quoteIdent(name)} AS SELECT * FROM read_parquet(${d.quoteString(this.resolve(v.path))})`,
       );
     }
+    await engine.exec(statements.join(';\n'));
   }
 
   info(): LakeInfo {
@@ -179,6 +196,9 @@ export class Lake {
   /** Removes what a crashed writer left: staging folders and data files no commit names. */
   collectGarbage(): void {
     rmSync(path.join(this.dir, '.staging'), { recursive: true, force: true });
+    for (const f of readdirSync(this.dir)) {
+      if (f.startsWith(`${MANIFEST_FILE}.tmp-`)) rmSync(path.join(this.dir, f), { force: true });
+    }
     const keep = referencedFiles(this.current);
     for (const folder of ['data', 'views', 'quarantine']) {
       const root = path.join(this.dir, folder);

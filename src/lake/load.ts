@@ -249,8 +249,8 @@ async function mergeType(
        SELECT n.id, o.filename AS file, n.${hash} = o.${hash} AS same,
          CASE
            WHEN TRY_CAST(n.${ver} AS DOUBLE) IS DISTINCT FROM TRY_CAST(o.${ver} AS DOUBLE)
-             THEN TRY_CAST(o.${ver} AS DOUBLE) IS NULL OR TRY_CAST(n.${ver} AS DOUBLE) > TRY_CAST(o.${ver} AS DOUBLE)
-           WHEN n.${lu} IS DISTINCT FROM o.${lu} THEN o.${lu} IS NULL OR n.${lu} > o.${lu}
+             THEN TRY_CAST(o.${ver} AS DOUBLE) IS NULL OR coalesce(TRY_CAST(n.${ver} AS DOUBLE) > TRY_CAST(o.${ver} AS DOUBLE), FALSE)
+           WHEN n.${lu} IS DISTINCT FROM o.${lu} THEN o.${lu} IS NULL OR coalesce(n.${lu} > o.${lu}, FALSE)
            ELSE TRUE
          END AS newer
        FROM incoming n JOIN (SELECT id, ${hash}, ${ver}, ${lu}, filename FROM read_parquet([${list}], union_by_name = true, filename = true)) o USING (id)`,

@@ -10,7 +10,8 @@
  * structs built per resource (each branch a list comprehension) and unnested once, so
  * that every branch sees the same parent row.
  */
-import { parseFhirPath } from '../fhirpath/parser.js';
+import { FhirPathSyntaxError, parseFhirPath } from '../fhirpath/parser.js';
+import { FhirPathCompileError } from '../fhirpath/errors.js';
 import {
   FhirPathCompiler,
   repOfFhirType,
@@ -88,6 +89,7 @@ class ViewCompiler {
   private readonly constants: Map<string, Value>;
   private readonly joins: string[] = [];
   private aliasCounter = 0;
+  private readonly paths = new WeakMap<object, string>();
   private readonly maxDepth: number;
   private varCounter = 0;
 
@@ -112,6 +114,7 @@ class ViewCompiler {
   compile(): CompiledView {
     const ctx: Ctx = { focus: rootValue(this.root), rowIndex: '0' };
     const cols: ColumnOut[] = [];
+    this.view.select.forEach((s, i) => this.indexPaths(s, `$.select[${i}]`));
     for (const s of this.view.select) this.walk(s, ctx, cols);
     const where = (this.view.where ?? []).map((w, i) =>
       this.whereClause(w.path, `$.where[${i}].path`, ctx),
@@ -164,15 +167,36 @@ class ViewCompiler {
     };
   }
 
-  private evaluate(expr: string, ctx: Ctx): { c: FhirPathCompiler; v: Value } {
+  /** Compiles a FHIRPath; problems are reported at the JSON path of the expression in the view. */
+  private evaluate(expr: string, ctx: Ctx, at: string): { c: FhirPathCompiler; v: Value } {
     const c = this.compiler(expr);
-    const v = c.compile(parseFhirPath(expr), this.scope(ctx));
-    this.done(c);
-    return { c, v };
+    try {
+      const v = c.compile(parseFhirPath(expr), this.scope(ctx));
+      return { c, v };
+    } catch (err) {
+      if (err instanceof FhirPathCompileError || err instanceof FhirPathSyntaxError) {
+        throw new ViewValidationError([{ path: at, message: err.message }]);
+      }
+      throw err;
+    } finally {
+      this.done(c);
+    }
+  }
+
+  /** JSON path of a select node or column in the view, for error messages. */
+  private at(node: object, suffix: string): string {
+    return `${this.paths.get(node) ?? '$'}${suffix}`;
+  }
+
+  private indexPaths(node: SelectNode, at: string): void {
+    this.paths.set(node, at);
+    (node.column ?? []).forEach((c, i) => this.paths.set(c, `${at}.column[${i}]`));
+    (node.select ?? []).forEach((s, i) => this.indexPaths(s, `${at}.select[${i}]`));
+    (node.unionAll ?? []).forEach((s, i) => this.indexPaths(s, `${at}.unionAll[${i}]`));
   }
 
   private whereClause(expr: string, at: string, ctx: Ctx): string {
-    const { c, v } = this.evaluate(expr, ctx);
+    const { c, v } = this.evaluate(expr, ctx, at);
     const rep = c.repOf(v);
     if (rep !== 'boolean' && rep !== 'json') {
       throw new ViewValidationError([
@@ -207,11 +231,15 @@ class ViewCompiler {
     if (node.forEach !== undefined || node.forEachOrNull !== undefined) {
       const expr = (node.forEach ?? node.forEachOrNull)!;
       outer = node.forEach === undefined;
-      const { c, v } = this.evaluate(expr, ctx);
+      const { c, v } = this.evaluate(
+        expr,
+        ctx,
+        this.at(node, outer ? '.forEachOrNull' : '.forEach'),
+      );
       const l = c.list(v, 'json');
       list = { sql: l.sql, type: l.type };
     } else if (node.repeat !== undefined) {
-      list = this.repeatList(node.repeat, ctx);
+      list = this.repeatList(node.repeat, ctx, this.at(node, '.repeat'));
     }
     if (list === undefined) return ctx;
     const alias = this.alias();
@@ -235,17 +263,13 @@ class ViewCompiler {
   private repeatList(
     paths: readonly string[],
     ctx: Ctx,
+    at: string,
   ): { sql: string; type: ModelType | undefined } {
     const d = this.d;
     const children = (focus: Value): { sql: string; type: ModelType | undefined } => {
-      const parts = paths.map((p) => {
-        const c = this.compiler(p);
-        const l = c.list(
-          c.compile(parseFhirPath(p), this.scope({ focus, rowIndex: ctx.rowIndex })),
-          'json',
-        );
-        this.done(c);
-        return l;
+      const parts = paths.map((p, i) => {
+        const { c, v } = this.evaluate(p, { focus, rowIndex: ctx.rowIndex }, `${at}[${i}]`);
+        return c.list(v, 'json');
       });
       const types = new Set(parts.map((p) => p.type?.path ?? p.type?.type));
       return {
@@ -282,7 +306,7 @@ class ViewCompiler {
   }
 
   private column(col: NonNullable<SelectNode['column']>[number], ctx: Ctx): ColumnOut {
-    const { c, v } = this.evaluate(col.path, ctx);
+    const { c, v } = this.evaluate(col.path, ctx, this.at(col, '.path'));
     const declared = col.type;
     const rep = declared !== undefined ? repOfFhirType(declared) : c.repOf(v);
     const collection = col.collection === true;
@@ -316,11 +340,12 @@ class ViewCompiler {
     if (iter === undefined && node.repeat === undefined) return this.bodyRows(node, ctx);
     let list: { sql: string; type: ModelType | undefined };
     if (iter !== undefined) {
-      const { c, v } = this.evaluate(iter, ctx);
+      const suffix = node.forEach !== undefined ? '.forEach' : '.forEachOrNull';
+      const { c, v } = this.evaluate(iter, ctx, this.at(node, suffix));
       const l = c.list(v, 'json');
       list = { sql: l.sql, type: l.type };
     } else {
-      list = this.repeatList(node.repeat!, ctx);
+      list = this.repeatList(node.repeat!, ctx, this.at(node, '.repeat'));
     }
     const x = `e${++this.varCounter}`;
     const i = `i${++this.varCounter}`;

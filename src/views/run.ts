@@ -1,6 +1,7 @@
 /**
  * Running a compiled view on an engine, with rows converted to the JSON shapes the
- * SQL-on-FHIR spec uses (collection columns as arrays, null when empty).
+ * SQL-on-FHIR spec uses: collection columns are arrays (empty when there is no value),
+ * other columns null when empty.
  */
 import type { Engine, Row, RowStream } from '../engine/engine.js';
 import { compileView, type CompiledView, type CompileViewOptions } from './compile.js';

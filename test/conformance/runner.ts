@@ -94,11 +94,12 @@ export async function engineFor(
     }
     await w.add({ resource: r, load: 1, seq: seq++ });
   }
+  await engine.exec('CREATE SCHEMA IF NOT EXISTS fhir');
   for (const [type, w] of writers) {
     await w.close();
     const q = (x: string): string => engine.dialect.quoteString(x);
     await engine.exec(
-      `CREATE TABLE "${type}" AS SELECT ${w.selectLakeColumns()} FROM ${w.stagedRows(q)}`,
+      `CREATE TABLE ${engine.dialect.sqlResourceTable(type)} AS SELECT ${w.selectLakeColumns()} FROM ${w.stagedRows(q)}`,
     );
   }
   rmSync(dir, { recursive: true, force: true });

@@ -182,7 +182,8 @@ export class DuckDBDialect implements Dialect {
   }
 
   sqlResourceTable(resourceType: string): string {
-    return this.quoteIdent(resourceType);
+    // Resource tables live in their own schema (see Lake.register).
+    return `fhir.${this.quoteIdent(resourceType)}`;
   }
 
   sqlLimit(n: number): string {
