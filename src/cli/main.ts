@@ -73,7 +73,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     .argument('<paths...>', 'files or folders')
     .addOption(lakeOption())
     .option('--json', 'print a machine-readable summary')
-    .option('--memory-limit <size>', 'DuckDB memory while staging, e.g. 512MB', '512MB')
+    .option(
+      '--memory-limit <size>',
+      'DuckDB memory for the merge; it spills to disk beyond it',
+      '256MB',
+    )
     .action(
       async (paths: string[], opts: { lake?: string; json?: boolean; memoryLimit: string }) => {
         const dir = resolveLakeDir(opts.lake);

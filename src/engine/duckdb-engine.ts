@@ -14,6 +14,8 @@ export interface DuckDBEngineOptions {
   readonly memoryLimit?: string;
   readonly threads?: number;
   readonly tempDirectory?: string;
+  /** false lets DuckDB stream large writes without buffering to keep row order. */
+  readonly preserveInsertionOrder?: boolean;
 }
 
 /** Raised for SQL the engine rejects or cannot run; carries the SQL for the user. */
@@ -42,6 +44,9 @@ export class DuckDBEngine implements Engine {
     if (options.memoryLimit !== undefined) config['memory_limit'] = options.memoryLimit;
     if (options.threads !== undefined) config['threads'] = String(options.threads);
     if (options.tempDirectory !== undefined) config['temp_directory'] = options.tempDirectory;
+    if (options.preserveInsertionOrder !== undefined) {
+      config['preserve_insertion_order'] = String(options.preserveInsertionOrder);
+    }
     const instance = await DuckDBInstance.create(options.path ?? ':memory:', config);
     const connection = await instance.connect();
     return new DuckDBEngine(instance, connection);

@@ -94,7 +94,8 @@ async function runLoad(
   const loadId = base.commit + 1;
   const staging = lake.stagingDir(loadId);
   const engine = await DuckDBEngine.create({
-    memoryLimit: options.memoryLimit ?? '512MB',
+    memoryLimit: options.memoryLimit ?? '256MB',
+    preserveInsertionOrder: false,
     tempDirectory: path.join(staging, 'spill'),
     ...(options.threads === undefined ? {} : { threads: options.threads }),
   });
@@ -234,10 +235,21 @@ async function mergeType(
   const hash = quoteIdent(LAKE_COLUMNS.hash);
   const ver = quoteIdent(LAKE_COLUMNS.versionId);
   const lu = quoteIdent(LAKE_COLUMNS.lastUpdated);
-  // Newest version of each id within this load.
+  const staged = `(SELECT ${lakeColumnsSql(writer.columns)} FROM ${stagedRowsSql(writer.files, q)})`;
+  const seq = quoteIdent(LAKE_COLUMNS.seq);
+  // Merge decisions are made on keys only (id, order, hash, version), which stay small;
+  // the full rows stream from the staging files straight into Parquet at the end.
   await engine.exec(
-    `CREATE OR REPLACE TEMP TABLE incoming AS SELECT * FROM (SELECT ${lakeColumnsSql(writer.columns)} FROM ${stagedRowsSql(writer.files, q)}) QUALIFY row_number() OVER (PARTITION BY id ORDER BY ${NEWEST_FIRST}) = 1`,
+    `CREATE OR REPLACE TEMP TABLE incoming AS SELECT id, ${seq}, ${quoteIdent(LAKE_COLUMNS.load)}, ${hash}, ${ver}, ${lu} FROM ${staged}`,
   );
+  const dup = await engine.query(`SELECT count(*) - count(DISTINCT id) AS d FROM incoming`);
+  let filtered = Number(dup.rows[0]!['d']) > 0;
+  if (filtered) {
+    // Newest version of each id within this load.
+    await engine.exec(
+      `CREATE OR REPLACE TEMP TABLE incoming AS SELECT * FROM incoming QUALIFY row_number() OVER (PARTITION BY id ORDER BY ${NEWEST_FIRST}) = 1`,
+    );
+  }
   const oldFiles = existing?.files ?? [];
   let files = [...oldFiles];
   let unchanged = 0;
@@ -263,9 +275,12 @@ async function mergeType(
     unchanged = Number(s['unchanged']);
     updated = Number(s['updated']);
     // Drop incoming rows that change nothing or are older than what the lake has.
-    await engine.exec(
-      `DELETE FROM incoming WHERE id IN (SELECT id FROM matched WHERE same OR NOT newer)`,
-    );
+    if (unchanged + Number(s['stale']) > 0) {
+      filtered = true;
+      await engine.exec(
+        `DELETE FROM incoming WHERE id IN (SELECT id FROM matched WHERE same OR NOT newer)`,
+      );
+    }
     if (updated > 0) {
       const affected = await engine.query(
         `SELECT DISTINCT file FROM matched WHERE newer AND NOT same ORDER BY file`,
@@ -290,10 +305,16 @@ async function mergeType(
   );
   if (remaining > 0) {
     const out = uniqueDataFile(lake, type, loadId, 'p');
-    const rows = await copyToParquet(engine, `SELECT * FROM incoming`, out);
+    const rows = await copyToParquet(
+      engine,
+      filtered
+        ? `SELECT s.* FROM ${staged} AS s SEMI JOIN incoming AS k ON s.id = k.id AND s.${seq} = k.${seq}`
+        : `SELECT * FROM ${staged}`,
+      out,
+    );
     files.push({ path: lake.relative(out), rows, bytes: fileSize(out) });
   }
-  await engine.exec(`DROP TABLE incoming`);
+  await engine.exec(`DROP TABLE incoming; DROP TABLE IF EXISTS matched`);
   const columns = new Set([...(existing?.columns ?? ['id']), 'id', ...writer.columns]);
   const added = remaining - updated;
   return {
@@ -314,7 +335,7 @@ function uniqueDataFile(lake: Lake, type: string, loadId: number, kind: string):
 
 async function copyToParquet(engine: DuckDBEngine, select: string, file: string): Promise<number> {
   const r = await engine.query(
-    `COPY (${select}) TO ${engine.dialect.quoteString(file)} (FORMAT parquet, COMPRESSION zstd, RETURN_STATS)`,
+    `COPY (${select}) TO ${engine.dialect.quoteString(file)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE_BYTES '32MB', RETURN_STATS)`,
   );
   // RETURN_STATS yields one row per file written, with its row count.
   return r.rows.reduce((a, row) => a + Number(row['count'] ?? 0), 0);
