@@ -59,6 +59,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   program
     .name('medlake')
     .description('FHIR R4 lake, SQL-on-FHIR v2 views and analytics on DuckDB')
+    .version(packageVersion(), '-V, --version')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 
@@ -257,6 +258,19 @@ export async function main(argv: readonly string[]): Promise<number> {
       : ExitCode.Error;
   }
   return exitCode;
+}
+
+function packageVersion(): string {
+  const pkg = new URL('../../../package.json', import.meta.url);
+  const dev = new URL('../../package.json', import.meta.url);
+  for (const u of [pkg, dev]) {
+    try {
+      return (JSON.parse(readFileSync(u, 'utf8')) as { version: string }).version;
+    } catch {
+      // try the next layout (built: dist/src/cli; sources: src/cli)
+    }
+  }
+  return 'unknown';
 }
 
 function parsePositiveInt(v: string, name: string): number {
