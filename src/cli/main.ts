@@ -5,12 +5,13 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { ExitCode } from './exit-codes.js';
-import { OUTPUT_FORMATS, writeRows, type OutputFormat } from './output.js';
+import { OUTPUT_FORMATS, OutputError, writeRows, type OutputFormat } from './output.js';
 import { Progress } from './progress.js';
 import { resolveLakeDir, Lake } from '../lake/lake.js';
 import { loadIntoLake, type LoadSummary } from '../lake/load.js';
 import { LakeSession } from '../lake/session.js';
 import { compileView } from '../views/compile.js';
+import { viewRows } from '../views/run.js';
 import { validateView } from '../views/view-definition.js';
 import { materializeViews } from '../views/materialize.js';
 import { dialectByName, DIALECT_NAMES } from '../sql/dialects/index.js';
@@ -145,10 +146,19 @@ export async function main(argv: readonly string[]): Promise<number> {
     )
     .option('--out <file>', 'write to a file instead of stdout')
     .option('--limit <n>', 'at most n rows', (v) => parsePositiveInt(v, '--limit'))
+    .option('--max-repeat-depth <n>', 'deepest nesting a repeat follows (default 12)', (v) =>
+      parsePositiveInt(v, '--max-repeat-depth'),
+    )
     .action(
       async (
         file: string,
-        opts: { lake?: string; format: OutputFormat; out?: string; limit?: number },
+        opts: {
+          lake?: string;
+          format: OutputFormat;
+          out?: string;
+          limit?: number;
+          maxRepeatDepth?: number;
+        },
       ) => {
         const definition = readJsonFile(file);
         const session = await LakeSession.open(resolveLakeDir(opts.lake));
@@ -157,12 +167,13 @@ export async function main(argv: readonly string[]): Promise<number> {
             dialect: session.engine.dialect,
             columnsOf: session.columnsOf,
             ...(opts.limit === undefined ? {} : { limit: opts.limit }),
+            ...(opts.maxRepeatDepth === undefined ? {} : { maxRepeatDepth: opts.maxRepeatDepth }),
           });
           await writeRows({
             format: opts.format,
             outFile: opts.out,
             columns: compiled.columns.map((c) => c.name),
-            rows: () => session.stream(compiled.sql),
+            rows: async () => viewRows(compiled, await session.stream(compiled.sql)),
             engine: session.engine,
             sql: compiled.sql,
           });
@@ -188,9 +199,17 @@ export async function main(argv: readonly string[]): Promise<number> {
     .argument('<views...>', 'ViewDefinition JSON files')
     .action((files: string[]) => {
       let bad = 0;
+      let unreadable = 0;
       for (const f of files) {
         try {
-          const v = validateView(readJsonFile(f));
+          let json: unknown;
+          try {
+            json = readJsonFile(f);
+          } catch (err) {
+            unreadable++;
+            throw err;
+          }
+          const v = validateView(json);
           compileView(v, { dialect: dialectByName('duckdb') });
           stdout.write(`${f}: ok\n`);
         } catch (err) {
@@ -198,7 +217,8 @@ export async function main(argv: readonly string[]): Promise<number> {
           process.stderr.write(`${f}:\n  ${(err as Error).message.split('\n').join('\n  ')}\n`);
         }
       }
-      if (bad > 0) exitCode = ExitCode.Error;
+      if (unreadable > 0) exitCode = ExitCode.Usage;
+      else if (bad > 0) exitCode = ExitCode.Error;
     });
   view
     .command('materialize')
@@ -253,7 +273,9 @@ export async function main(argv: readonly string[]): Promise<number> {
       return err.exitCode === 0 ? ExitCode.Ok : ExitCode.Usage;
     }
     process.stderr.write(`medlake: ${(err as Error).message}\n`);
-    return err instanceof UsageError || err instanceof IngestSourceError
+    return err instanceof UsageError ||
+      err instanceof IngestSourceError ||
+      err instanceof OutputError
       ? ExitCode.Usage
       : ExitCode.Error;
   }

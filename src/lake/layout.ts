@@ -44,6 +44,10 @@ export function isInternalColumn(name: string): boolean {
   return name.startsWith('@');
 }
 
+export function quoteString(value: string): string {
+  return `'${value.replaceAll("'", "''")}'`;
+}
+
 export function quoteIdent(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
 }
@@ -138,11 +142,16 @@ export class StagingWriter {
     const file = path.join(this.dir, `${this.resourceType}-${this.files.length}.txt`);
     this.files.push(file);
     this.out = createWriteStream(file);
+    // Write errors surface at the next flush or close, never as an unhandled event.
+    this.out.on('error', (err) => (this.error ??= err));
     this.buffer =
       ['id', ...STAGED_COLUMN_DEFS.map(([n]) => n), ...this.columns].join(FIELD_SEP) + '\n';
   }
 
+  private error: Error | undefined;
+
   private async flushBuffer(): Promise<void> {
+    if (this.error !== undefined) throw this.error;
     if (this.out === undefined || this.buffer.length === 0) return;
     const text = this.buffer;
     this.buffer = '';
@@ -186,7 +195,11 @@ export function stagedRowsSql(files: readonly string[], quote: (s: string) => st
 export function lakeColumnsSql(columns: readonly string[]): string {
   const cols = [...columns].sort();
   const els = cols.map((c) => `CAST(${quoteIdent(c)} AS JSON) AS ${quoteIdent(c)}`);
-  const hashed = cols.filter((c) => c !== 'meta').map((c) => `coalesce(${quoteIdent(c)}, chr(2))`);
+  // Only present elements, each with its name, count: the hash of a resource must not
+  // depend on which other elements its batch happened to have.
+  const hashed = cols
+    .filter((c) => c !== 'meta')
+    .map((c) => `${quoteString(c)} || chr(2) || ${quoteIdent(c)}`);
   const hash = `md5(concat_ws(chr(1), id, ${hashed.join(', ') || "''"}))`;
   const internal = STAGED_COLUMN_DEFS.map(
     ([n, ty]) => `CAST(${quoteIdent(n)} AS ${ty}) AS ${quoteIdent(n)}`,

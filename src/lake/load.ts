@@ -119,12 +119,24 @@ async function runLoad(
     };
     const workers = workerCount(sources, options.workers);
     const shares = shareFiles(sources, workers);
-    const staged = await Promise.all(
+    const running: Worker[] = [];
+    let firstFailure: { err: unknown } | undefined;
+    const settled = await Promise.allSettled(
       shares.map((tasks, workerId) => {
         const job: StageJob = { tasks, dir: staging, loadId, workerId };
-        return workers > 1 ? stageInWorker(job, onDelta) : stageSources(job, onDelta);
+        const p = workers > 1 ? stageInWorker(job, onDelta, running) : stageSources(job, onDelta);
+        // The first failure stops the other workers before the staging folder goes away.
+        return p.catch(async (err: unknown) => {
+          if (firstFailure === undefined) {
+            firstFailure = { err };
+            await Promise.all(running.map((w) => w.terminate()));
+          }
+          throw err;
+        });
       }),
     );
+    if (firstFailure !== undefined) throw firstFailure.err;
+    const staged = settled.map((r) => (r as PromiseFulfilledResult<StageResult>).value);
     const readMs = Date.now() - started;
     const quarantined = staged.reduce((a, r) => a + r.quarantined, 0);
     const derivedIds = staged.reduce((a, r) => a + r.derivedIds, 0);
@@ -349,7 +361,11 @@ function workerCount(sources: readonly SourceFile[], requested: number | undefin
   return Math.max(1, Math.min(os.availableParallelism(), sources.length));
 }
 
-function stageInWorker(job: StageJob, onDelta: (d: StageProgress) => void): Promise<StageResult> {
+function stageInWorker(
+  job: StageJob,
+  onDelta: (d: StageProgress) => void,
+  running: Worker[],
+): Promise<StageResult> {
   const fromSource = import.meta.url.endsWith('.ts');
   const url = new URL(fromSource ? './stage-worker.ts' : './stage-worker.js', import.meta.url);
   return new Promise((resolve, reject) => {
@@ -360,6 +376,7 @@ function stageInWorker(job: StageJob, onDelta: (d: StageProgress) => void): Prom
           { eval: true, workerData: job },
         )
       : new Worker(url, { workerData: job });
+    running.push(worker);
     worker.on(
       'message',
       (m: {

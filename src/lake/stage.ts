@@ -65,7 +65,10 @@ export async function stageSources(
     pending = { bytes: 0, resources: 0, quarantined: 0 };
   };
   const quarantine = async (rec: QuarantinedRecord): Promise<void> => {
-    quarantineOut ??= createWriteStream(quarantinePath);
+    if (quarantineOut === undefined) {
+      quarantineOut = createWriteStream(quarantinePath);
+      quarantineOut.on('error', () => undefined); // reported by the write below
+    }
     await writeLine(quarantineOut, quarantineLine(rec));
     quarantined++;
     pending.quarantined++;
@@ -143,6 +146,7 @@ function quarantineLine(rec: QuarantinedRecord): string {
 }
 
 async function writeLine(out: WriteStream, line: string): Promise<void> {
+  if (out.errored !== null) throw out.errored;
   if (!out.write(line + '\n')) await new Promise<void>((res) => out.once('drain', () => res()));
 }
 

@@ -280,7 +280,7 @@ class ViewCompiler {
     const level = (focus: Value, depth: number): { sql: string; type: ModelType | undefined } => {
       const kids = children(focus);
       if (depth === 0) {
-        const msg = `repeat is nested deeper than ${this.maxDepth} levels; raise maxRepeatDepth`;
+        const msg = `repeat is nested deeper than ${this.maxDepth} levels; raise it with --max-repeat-depth (maxRepeatDepth in the library)`;
         return {
           sql: `CASE WHEN ${d.sqlListLength(kids.sql)} > 0 THEN ${d.sqlListValue([d.sqlRaiseError(msg, 'JSON')])} ELSE ${d.sqlEmptyList('JSON')} END`,
           type: kids.type,
