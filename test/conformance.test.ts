@@ -33,6 +33,15 @@ describe.skipIf(!suiteAvailable).each(testEngines())(
         const result = await runCase(env.engine, env.columnsOf, test);
         expect(result.reason ?? 'passed').toBe('passed');
       });
+      // The row-list strategy for unionAll (used beyond 16 UNION ALL parts) must agree too.
+      it.each(
+        suite.tests
+          .filter((t) => JSON.stringify(t.view).includes('unionAll'))
+          .map((t) => [t.title, t] as const),
+      )('%s (unionAll as row lists)', async (_title, test) => {
+        const result = await runCase(env.engine, env.columnsOf, test, 'rows');
+        expect(result.reason ?? 'passed').toBe('passed');
+      });
     });
   },
 );

@@ -178,10 +178,18 @@ function referenceKey(c: FhirPathCompiler, focus: Value, args: readonly FhirPath
       : typeArg.kind === 'identifier'
         ? typeArg.name
         : c.fail('getReferenceKey() takes a resource type name');
+  const pattern = d.quoteString(REFERENCE_PATTERN);
   const one = (ref: string): string => {
-    const id = `nullif(regexp_extract(${ref}, ${d.quoteString(REFERENCE_PATTERN)}, 2), '')`;
-    if (wanted === undefined) return id;
-    return `CASE WHEN regexp_extract(${ref}, ${d.quoteString(REFERENCE_PATTERN)}, 1) = ${d.quoteString(wanted)} THEN ${id} END`;
+    const id = `nullif(regexp_extract(${ref}, ${pattern}, 2), '')`;
+    const slow =
+      wanted === undefined
+        ? id
+        : `CASE WHEN regexp_extract(${ref}, ${pattern}, 1) = ${d.quoteString(wanted)} THEN ${id} END`;
+    if (wanted === undefined) return slow;
+    // Relative `Type/id` (what exports hold) is read without a regular expression.
+    const prefix = d.quoteString(`${wanted}/`);
+    const rest = `substr(${ref}, ${wanted.length + 2})`;
+    return `CASE WHEN starts_with(${ref}, ${prefix}) AND strpos(${rest}, '/') = 0 AND length(${rest}) > 0 THEN ${rest} ELSE ${slow} END`;
   };
   const refs = c.member(focus, 'reference', dummy(c, focus));
   if (refs.k === 'empty') return refs;
@@ -278,13 +286,14 @@ const FUNCTIONS: Record<string, Fn> = {
   first: (c, f) => {
     if (!c.isMany(f)) return f;
     const l = c.list(f);
-    return {
-      k: 'sql',
-      sql: c.dialect.sqlListElement(l.sql, '0'),
-      many: false,
-      rep: l.rep,
-      type: l.type,
-    };
+    const slow = c.dialect.sqlListElement(l.sql, '0');
+    if (f.k === 'path' && f.path.includes('[*]')) {
+      // The first item of the first element of each array is usually the answer; the list
+      // is built only for rows where that item is absent.
+      const fast = c.scalar({ ...f, path: f.path.replaceAll('[*]', '[0]'), many: false }, l.rep);
+      return { k: 'sql', sql: `coalesce(${fast}, ${slow})`, many: false, rep: l.rep, type: l.type };
+    }
+    return { k: 'sql', sql: slow, many: false, rep: l.rep, type: l.type };
   },
   last: (c, f) => {
     if (!c.isMany(f)) return f;

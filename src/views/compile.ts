@@ -39,6 +39,12 @@ export interface CompileViewOptions {
   /** Deepest nesting a `repeat` follows before it reports an error. */
   readonly maxRepeatDepth?: number;
   readonly limit?: number;
+  /**
+   * How unionAll compiles: 'auto' (default) expands it into UNION ALL of plain selects when
+   * that takes at most 16 parts, else builds per-resource row lists; 'rows' always builds
+   * row lists (kept selectable so both strategies run the conformance suite).
+   */
+  readonly unionAll?: 'auto' | 'rows';
 }
 
 export interface OutputColumn {
@@ -78,6 +84,9 @@ const FHIR_TYPE_OF_REP: Record<Rep, string | undefined> = {
   time: 'time',
 };
 
+/** Beyond this many UNION ALL parts, unionAll compiles to per-resource row lists instead. */
+const MAX_UNION_PARTS = 16;
+
 export function compileView(input: unknown, options: CompileViewOptions): CompiledView {
   const view = validateView(input);
   return new ViewCompiler(view, options).compile();
@@ -112,10 +121,31 @@ class ViewCompiler {
   }
 
   compile(): CompiledView {
+    this.view.select.forEach((s, i) => this.indexPaths(s, `$.select[${i}]`));
+    const variants = this.expandUnions(this.view.select);
+    const d = this.d;
+    // unionAll distributes over the rest of the select tree: parent × (A ∪ B) is
+    // (parent × A) ∪ (parent × B). Each variant compiles to plain joins, and the variants
+    // are concatenated with UNION ALL, which is what one would write by hand.
+    const parts =
+      variants.length <= MAX_UNION_PARTS && this.options.unionAll !== 'rows'
+        ? variants.map((v) => this.compileSelect(v))
+        : [this.compileSelect(this.view.select)];
+    const columns = parts[0]!.columns;
+    let sql = parts.map((p) => p.sql).join('\nUNION ALL\n');
+    if (this.options.limit !== undefined) {
+      const limit = d.sqlLimit(this.options.limit);
+      sql = parts.length === 1 ? `${sql}\n${limit}` : `SELECT * FROM (\n${sql}\n) AS v\n${limit}`;
+    }
+    return { sql, resource: this.view.resource, columns, view: this.view };
+  }
+
+  /** One SELECT for a select list (without unionAll after expansion, or with the row-list fallback). */
+  private compileSelect(selects: readonly SelectNode[]): { sql: string; columns: OutputColumn[] } {
+    this.joins.length = 0;
     const ctx: Ctx = { focus: rootValue(this.root), rowIndex: '0' };
     const cols: ColumnOut[] = [];
-    this.view.select.forEach((s, i) => this.indexPaths(s, `$.select[${i}]`));
-    for (const s of this.view.select) this.walk(s, ctx, cols);
+    for (const s of selects) this.walk(s, ctx, cols);
     const where = (this.view.where ?? []).map((w, i) =>
       this.whereClause(w.path, `$.where[${i}].path`, ctx),
     );
@@ -126,13 +156,46 @@ class ViewCompiler {
       ...this.joins,
     ];
     if (where.length > 0) lines.push(`WHERE ${where.join(' AND ')}`);
-    if (this.options.limit !== undefined) lines.push(d.sqlLimit(this.options.limit));
-    return {
-      sql: lines.join('\n'),
-      resource: this.view.resource,
-      columns: cols.map((c) => c.out),
-      view: this.view,
-    };
+    return { sql: lines.join('\n'), columns: cols.map((c) => c.out) };
+  }
+
+  /**
+   * Every way of picking one branch of each unionAll: lists of select nodes without
+   * unionAll, where the picked branch becomes the last nested select of its node (so the
+   * column order — columns, selects, unionAll — is unchanged).
+   */
+  private expandUnions(nodes: readonly SelectNode[]): SelectNode[][] {
+    let acc: SelectNode[][] = [[]];
+    for (const node of nodes) {
+      const options = this.nodeVariants(node);
+      const next: SelectNode[][] = [];
+      for (const prefix of acc) for (const o of options) next.push([...prefix, o]);
+      acc = next;
+      if (acc.length > MAX_UNION_PARTS) return acc;
+    }
+    return acc;
+  }
+
+  private nodeVariants(node: SelectNode): SelectNode[] {
+    const children = this.expandUnions(node.select ?? []);
+    const branches: (SelectNode | undefined)[] =
+      node.unionAll === undefined
+        ? [undefined]
+        : node.unionAll.flatMap((b) => this.nodeVariants(b));
+    const out: SelectNode[] = [];
+    for (const c of children) {
+      for (const b of branches) {
+        const copy: SelectNode = {
+          ...node,
+          select: b === undefined ? c : [...c, b],
+          unionAll: undefined,
+        };
+        this.paths.set(copy, this.paths.get(node) ?? '$');
+        out.push(copy);
+      }
+      if (out.length > MAX_UNION_PARTS) return out;
+    }
+    return out;
   }
 
   /** The whole resource as JSON, rebuilt from its element columns. */

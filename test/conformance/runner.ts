@@ -114,11 +114,12 @@ export async function runCase(
   engine: DuckDBEngine,
   columnsOf: (t: string) => ReadonlySet<string> | undefined,
   test: SuiteCase,
+  unionAll: 'auto' | 'rows' = 'auto',
 ): Promise<CaseResult> {
   let rows: Record<string, unknown>[];
   let columns: string[];
   try {
-    const result = await runView(test.view, { engine, columnsOf });
+    const result = await runView(test.view, { engine, columnsOf, unionAll });
     rows = result.rows;
     columns = result.compiled.columns.map((c) => c.name);
   } catch (err) {
