@@ -74,14 +74,17 @@ export interface Dialect {
   sqlRaiseError(message: string, sqlType: SqlType): string;
 
   /**
-   * A FROM-clause join that unnests `list` with a 1-based ordinal. With `outer`, a row
-   * with NULL value and NULL ordinal is kept when the list is empty.
+   * One unnest level: a SELECT over `source` (a relation, visible as `alias` inside
+   * `list`) with every column of the source plus `value` (each item of `list`) and
+   * `ordinal` (its 1-based position). Rows whose list is empty disappear, unless `outer`,
+   * which keeps one row with a NULL value and ordinal 1.
    */
-  sqlUnnestJoin(
-    list: string,
+  sqlUnnestLevel(
+    source: string,
     alias: string,
-    valueName: string,
-    ordinalName: string,
+    list: string,
+    value: string,
+    ordinal: string,
     outer: boolean,
   ): string;
 

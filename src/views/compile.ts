@@ -2,13 +2,12 @@
  * ViewDefinition → one SQL statement (SQL-on-FHIR v2 "Processing Algorithm").
  *
  * Shape of the statement:
- *   SELECT <columns> FROM <resource table> AS r
- *     [CROSS|LEFT] JOIN LATERAL <unnest of each forEach / forEachOrNull / repeat>
- *     ...
- *   WHERE <view where>
- * Sibling selects multiply through successive joins. A `unionAll` becomes a list of row
- * structs built per resource (each branch a list comprehension) and unnested once, so
- * that every branch sees the same parent row.
+ *   SELECT <columns> FROM <resource table> AS r WHERE <view where>
+ * where each forEach / forEachOrNull / repeat wraps the source in one unnest level
+ * (Dialect.sqlUnnestLevel) that adds the element and its ordinal as columns of r.
+ * Sibling selects multiply through successive levels. A `unionAll` is expanded into
+ * UNION ALL of plain selects (parent × (A ∪ B) = parent × A ∪ parent × B); past 16 parts
+ * it becomes a list of row structs built per resource and unnested once.
  */
 import { FhirPathSyntaxError, parseFhirPath } from '../fhirpath/parser.js';
 import { FhirPathCompileError } from '../fhirpath/errors.js';
@@ -96,7 +95,7 @@ class ViewCompiler {
   private readonly d: Dialect;
   private readonly root: RootContext;
   private readonly constants: Map<string, Value>;
-  private readonly joins: string[] = [];
+  private readonly levels: { list: string; name: string; outer: boolean }[] = [];
   private aliasCounter = 0;
   private readonly paths = new WeakMap<object, string>();
   private readonly maxDepth: number;
@@ -142,7 +141,7 @@ class ViewCompiler {
 
   /** One SELECT for a select list (without unionAll after expansion, or with the row-list fallback). */
   private compileSelect(selects: readonly SelectNode[]): { sql: string; columns: OutputColumn[] } {
-    this.joins.length = 0;
+    this.levels.length = 0;
     const ctx: Ctx = { focus: rootValue(this.root), rowIndex: '0' };
     const cols: ColumnOut[] = [];
     for (const s of selects) this.walk(s, ctx, cols);
@@ -150,10 +149,13 @@ class ViewCompiler {
       this.whereClause(w.path, `$.where[${i}].path`, ctx),
     );
     const d = this.d;
+    let source = d.sqlResourceTable(this.view.resource);
+    for (const l of this.levels) {
+      source = `(${d.sqlUnnestLevel(source, this.root.alias, l.list, d.quoteIdent(l.name), d.quoteIdent(`${l.name}#`), l.outer)})`;
+    }
     const lines = [
       `SELECT ${cols.map((c) => `${c.sql} AS ${d.quoteIdent(c.name)}`).join(', ')}`,
-      `FROM ${d.sqlResourceTable(this.view.resource)} AS ${this.root.alias}`,
-      ...this.joins,
+      `FROM ${source} AS ${this.root.alias}`,
     ];
     if (where.length > 0) lines.push(`WHERE ${where.join(' AND ')}`);
     return { sql: lines.join('\n'), columns: cols.map((c) => c.out) };
@@ -277,11 +279,12 @@ class ViewCompiler {
     for (const s of node.select ?? []) this.walk(s, inner, cols);
     if (node.unionAll !== undefined) {
       const branches = node.unionAll.map((b) => this.rows(b, inner));
-      const alias = this.alias();
+      const name = this.alias();
       const list = this.d.sqlListConcat(branches.map((b) => b.sql));
-      this.joins.push(this.d.sqlUnnestJoin(list, alias, 'row', 'ord', false));
+      this.levels.push({ list, name, outer: false });
+      const row = `${this.root.alias}.${this.d.quoteIdent(name)}`;
       for (const out of branches[0]!.columns) {
-        cols.push({ name: out.name, sql: this.d.sqlStructField(`${alias}.row`, out.name), out });
+        cols.push({ name: out.name, sql: this.d.sqlStructField(row, out.name), out });
       }
     }
   }
@@ -305,16 +308,16 @@ class ViewCompiler {
       list = this.repeatList(node.repeat, ctx, this.at(node, '.repeat'));
     }
     if (list === undefined) return ctx;
-    const alias = this.alias();
-    this.joins.push(d.sqlUnnestJoin(list.sql, alias, 'elem', 'ord', outer));
+    const name = this.alias();
+    this.levels.push({ list: list.sql, name, outer });
     const focus: Value = {
       k: 'path',
-      base: `${alias}.elem`,
+      base: `${this.root.alias}.${d.quoteIdent(name)}`,
       path: '$',
       many: false,
       type: list.type,
     };
-    const rowIndex = outer ? `coalesce(${alias}.ord - 1, 0)` : `(${alias}.ord - 1)`;
+    const rowIndex = `(${this.root.alias}.${d.quoteIdent(`${name}#`)} - 1)`;
     return { focus, rowIndex };
   }
 
@@ -365,7 +368,8 @@ class ViewCompiler {
 
   private alias(): string {
     this.aliasCounter += 1;
-    return `u${this.aliasCounter}`;
+    // `@` cannot start an element column, so these never collide with the resource's.
+    return `@u${this.aliasCounter}`;
   }
 
   private column(col: NonNullable<SelectNode['column']>[number], ctx: Ctx): ColumnOut {

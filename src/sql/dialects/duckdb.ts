@@ -164,17 +164,19 @@ export class DuckDBDialect implements Dialect {
     return `CAST(error(${this.quoteString(message)}) AS ${sqlType})`;
   }
 
-  sqlUnnestJoin(
-    list: string,
+  sqlUnnestLevel(
+    source: string,
     alias: string,
-    valueName: string,
-    ordinalName: string,
+    list: string,
+    value: string,
+    ordinal: string,
     outer: boolean,
   ): string {
-    const source = `(SELECT unnest(${list}) AS ${valueName}, generate_subscripts(${list}, 1) AS ${ordinalName})`;
-    return outer
-      ? `LEFT JOIN LATERAL ${source} AS ${alias} ON TRUE`
-      : `CROSS JOIN LATERAL ${source} AS ${alias}`;
+    // Unnest in the select list of a derived table, not a LATERAL join: DuckDB plans the
+    // latter as a delim join that hashes the unnested column and runs single-threaded.
+    const l = '"@list"';
+    const items = outer ? `CASE WHEN coalesce(len(${l}), 0) = 0 THEN [NULL] ELSE ${l} END` : l;
+    return `SELECT q.* EXCLUDE (${l}), unnest(${items}) AS ${value}, generate_subscripts(${items}, 1) AS ${ordinal} FROM (SELECT ${alias}.*, ${list} AS ${l} FROM ${source} AS ${alias}) AS q`;
   }
 
   sqlFunction(name: DialectFunction, args: readonly string[]): string {
