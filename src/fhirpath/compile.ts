@@ -21,7 +21,7 @@ import {
   typeFromChoiceSuffix,
   type ModelType,
 } from './model.js';
-import type { Dialect, SqlType } from '../sql/dialect.js';
+import { DialectFunction, type Dialect, type SqlType } from '../sql/dialect.js';
 
 /** How the items of a compiled value are represented in SQL. */
 export type Rep =
@@ -641,7 +641,7 @@ export class FhirPathCompiler {
         let sql: string;
         if (op === '/') sql = `CASE WHEN ${b} = 0 THEN NULL ELSE ${a} / ${b} END`;
         else if (op === 'div')
-          sql = `CASE WHEN ${b} = 0 THEN NULL ELSE ${d.sqlCast(`trunc(${a} / ${b})`, 'BIGINT')} END`;
+          sql = `CASE WHEN ${b} = 0 THEN NULL ELSE ${d.sqlCast(d.sqlFunction(DialectFunction.Truncate, [`${a} / ${b}`]), 'BIGINT')} END`;
         else if (op === 'mod') sql = `CASE WHEN ${b} = 0 THEN NULL ELSE (${a} % ${b}) END`;
         else sql = `(${a} ${op} ${b})`;
         return { k: 'sql', sql, many: false, rep: op === 'div' ? 'integer' : rep };

@@ -130,8 +130,7 @@ function temporalBoundary(c: FhirPathCompiler, focus: Value, rep: Rep, high: boo
     };
   }
   const year = `substr(${t}, 1, 4)`;
-  const lastDay = (ym: string): string =>
-    `strftime(${d.sqlFunction(DialectFunction.LastDayOfMonth, [d.sqlCast(`${ym} || '-01'`, 'DATE')])}, '%d')`;
+  const lastDay = (ym: string): string => d.sqlLastDayOfMonthText(ym);
   const dateOnly = high
     ? `CASE length(${t}) WHEN 4 THEN ${year} || '-12-31' WHEN 7 THEN ${t} || '-' || ${lastDay(t)} ELSE substr(${t}, 1, 10) END`
     : `CASE length(${t}) WHEN 4 THEN ${year} || '-01-01' WHEN 7 THEN ${t} || '-01' ELSE substr(${t}, 1, 10) END`;
@@ -189,7 +188,9 @@ function referenceKey(c: FhirPathCompiler, focus: Value, args: readonly FhirPath
     // Relative `Type/id` (what exports hold) is read without a regular expression.
     const prefix = d.quoteString(`${wanted}/`);
     const rest = `substr(${ref}, ${wanted.length + 2})`;
-    return `CASE WHEN starts_with(${ref}, ${prefix}) AND strpos(${rest}, '/') = 0 AND length(${rest}) > 0 THEN ${rest} ELSE ${slow} END`;
+    const startsWith = d.sqlFunction(DialectFunction.StartsWith, [ref, prefix]);
+    const slash = d.sqlFunction(DialectFunction.Position, [rest, "'/'"]);
+    return `CASE WHEN ${startsWith} AND ${slash} = 0 AND length(${rest}) > 0 THEN ${rest} ELSE ${slow} END`;
   };
   const refs = c.member(focus, 'reference', dummy(c, focus));
   if (refs.k === 'empty') return refs;
@@ -460,7 +461,7 @@ const FUNCTIONS: Record<string, Fn> = {
     ),
   replaceMatches: (c, f, a, s) =>
     str(
-      `regexp_replace(${stringFn(c, f)}, ${argString(c, a[0], s)}, ${argString(c, a[1], s)}, 'g')`,
+      c.dialect.sqlRegexpReplaceAll(stringFn(c, f), argString(c, a[0], s), argString(c, a[1], s)),
     ),
   split: (c, f, a, s) => ({
     k: 'sql',
@@ -481,7 +482,13 @@ const FUNCTIONS: Record<string, Fn> = {
   abs: (c, f) => ({ k: 'sql', sql: `abs(${c.scalar(f)})`, many: false, rep: c.repOf(f) }),
   ceiling: (c, f) => int(c.dialect.sqlCast(`ceiling(${c.scalar(f, 'decimal')})`, 'BIGINT')),
   floor: (c, f) => int(c.dialect.sqlCast(`floor(${c.scalar(f, 'decimal')})`, 'BIGINT')),
-  truncate: (c, f) => int(c.dialect.sqlCast(`trunc(${c.scalar(f, 'decimal')})`, 'BIGINT')),
+  truncate: (c, f) =>
+    int(
+      c.dialect.sqlCast(
+        c.dialect.sqlFunction(DialectFunction.Truncate, [c.scalar(f, 'decimal')]),
+        'BIGINT',
+      ),
+    ),
   round: (c, f, a, s) => ({
     k: 'sql',
     sql: `round(${c.scalar(f, 'decimal')}, ${a[0] === undefined ? '0' : argInt(c, a[0], s)})`,
@@ -543,10 +550,10 @@ const FUNCTIONS: Record<string, Fn> = {
 
   // --- utility
   trace: (_c, f) => f,
-  today: () => ({ k: 'sql', sql: "strftime(current_date, '%Y-%m-%d')", many: false, rep: 'date' }),
-  now: () => ({
+  today: (c) => ({ k: 'sql', sql: c.dialect.sqlTodayText(), many: false, rep: 'date' }),
+  now: (c) => ({
     k: 'sql',
-    sql: "strftime(now(), '%Y-%m-%dT%H:%M:%S.%g%z')",
+    sql: c.dialect.sqlNowText(),
     many: false,
     rep: 'dateTime',
   }),

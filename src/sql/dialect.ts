@@ -88,6 +88,14 @@ export interface Dialect {
     outer: boolean,
   ): string;
 
+  /** Replaces every match of a regular expression. */
+  sqlRegexpReplaceAll(text: string, pattern: string, replacement: string): string;
+  /** Today's date as `YYYY-MM-DD` text, and now as an ISO 8601 dateTime with zone. */
+  sqlTodayText(): string;
+  sqlNowText(): string;
+  /** Two-digit day of the last day of the month of a `YYYY-MM` text. */
+  sqlLastDayOfMonthText(yearMonth: string): string;
+
   /** String functions (FHIRPath semantics for 0-based indexes are handled by the compiler). */
   sqlFunction(name: DialectFunction, args: readonly string[]): string;
 

@@ -179,6 +179,23 @@ export class DuckDBDialect implements Dialect {
     return `SELECT q.* EXCLUDE (${l}), unnest(${items}) AS ${value}, generate_subscripts(${items}, 1) AS ${ordinal} FROM (SELECT ${alias}.*, ${list} AS ${l} FROM ${source} AS ${alias}) AS q`;
   }
 
+  sqlRegexpReplaceAll(text: string, pattern: string, replacement: string): string {
+    // DuckDB replaces only the first match unless given the 'g' option.
+    return `regexp_replace(${text}, ${pattern}, ${replacement}, 'g')`;
+  }
+
+  sqlTodayText(): string {
+    return "strftime(current_date, '%Y-%m-%d')";
+  }
+
+  sqlNowText(): string {
+    return "strftime(now(), '%Y-%m-%dT%H:%M:%S.%g%z')";
+  }
+
+  sqlLastDayOfMonthText(yearMonth: string): string {
+    return `strftime(last_day(CAST(${yearMonth} || '-01' AS DATE)), '%d')`;
+  }
+
   sqlFunction(name: DialectFunction, args: readonly string[]): string {
     return `${FUNCTION_NAMES[name] ?? name}(${args.join(', ')})`;
   }
