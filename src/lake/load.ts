@@ -251,8 +251,10 @@ async function mergeType(
   const seq = quoteIdent(LAKE_COLUMNS.seq);
   // Merge decisions are made on keys only (id, order, hash, version), which stay small;
   // the full rows stream from the staging files straight into Parquet at the end.
+  // The content hash is needed only to compare with resources already in the lake.
+  const keyHash = (existing?.files.length ?? 0) > 0 ? `, ${hash}` : '';
   await engine.exec(
-    `CREATE OR REPLACE TEMP TABLE incoming AS SELECT id, ${seq}, ${quoteIdent(LAKE_COLUMNS.load)}, ${hash}, ${ver}, ${lu} FROM ${staged}`,
+    `CREATE OR REPLACE TEMP TABLE incoming AS SELECT id, ${seq}, ${quoteIdent(LAKE_COLUMNS.load)}${keyHash}, ${ver}, ${lu} FROM ${staged}`,
   );
   const dup = await engine.query(`SELECT count(*) - count(DISTINCT id) AS d FROM incoming`);
   let filtered = Number(dup.rows[0]!['d']) > 0;
