@@ -249,6 +249,8 @@ async function mergeType(
   const lu = quoteIdent(LAKE_COLUMNS.lastUpdated);
   const staged = `(SELECT ${lakeColumnsSql(writer.columns)} FROM ${stagedRowsSql(writer.files, q)})`;
   const seq = quoteIdent(LAKE_COLUMNS.seq);
+  if ((existing?.files.length ?? 0) === 0)
+    return firstLoad(engine, lake, type, writer, staged, loadId);
   // Merge decisions are made on keys only (id, order, hash, version), which stay small;
   // the full rows stream from the staging files straight into Parquet at the end.
   // The content hash is needed only to compare with resources already in the lake.
@@ -335,6 +337,49 @@ async function mergeType(
     entry: { files, rows: files.reduce((a, f) => a + f.rows, 0), columns: [...columns].sort() },
     // Superseded: older than the lake's copy, or an older duplicate within this load.
     counts: { read, added, updated, unchanged, superseded: read - remaining - unchanged },
+  };
+}
+
+/**
+ * A type the lake does not hold yet: one pass from staging into Parquet, then a check for
+ * ids loaded twice in this load on the written file's id column (cheap: Parquet reads
+ * that column alone). Only when there are such ids is the file rewritten, newest first.
+ */
+async function firstLoad(
+  engine: DuckDBEngine,
+  lake: Lake,
+  type: string,
+  writer: StagedType,
+  staged: string,
+  loadId: number,
+): Promise<Merged> {
+  const q = (s: string): string => engine.dialect.quoteString(s);
+  let out = uniqueDataFile(lake, type, loadId, 'p');
+  let rows = await copyToParquet(engine, `SELECT * FROM ${staged}`, out);
+  const dup = await engine.query(
+    `SELECT count(*) - count(DISTINCT id) AS d FROM read_parquet(${q(out)})`,
+  );
+  if (Number(dup.rows[0]!['d']) > 0) {
+    const deduped = uniqueDataFile(lake, type, loadId, 'p');
+    rows = await copyToParquet(
+      engine,
+      `SELECT * FROM read_parquet(${q(out)}) QUALIFY row_number() OVER (PARTITION BY id ORDER BY ${NEWEST_FIRST}) = 1`,
+      deduped,
+    );
+    rmSync(out, { force: true });
+    out = deduped;
+  }
+  const files = rows > 0 ? [{ path: lake.relative(out), rows, bytes: fileSize(out) }] : [];
+  if (rows === 0) rmSync(out, { force: true });
+  return {
+    entry: { files, rows, columns: [...new Set(['id', ...writer.columns])].sort() },
+    counts: {
+      read: writer.rows,
+      added: rows,
+      updated: 0,
+      unchanged: 0,
+      superseded: writer.rows - rows,
+    },
   };
 }
 
