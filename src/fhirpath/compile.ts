@@ -127,12 +127,23 @@ const TEMPORAL: ReadonlySet<Rep> = new Set(['date', 'dateTime', 'time']);
 const NUMERIC: ReadonlySet<Rep> = new Set(['integer', 'decimal']);
 
 export class FhirPathCompiler {
-  private lambdaCounter = 0;
+  private lambdaCounter: number;
 
+  /**
+   * `firstVar` numbers the lambda variables, so that expressions compiled into one
+   * statement never reuse a name; `lastVar` tells the next expression where to start.
+   */
   constructor(
     readonly dialect: Dialect,
     private readonly expression: string,
-  ) {}
+    firstVar = 0,
+  ) {
+    this.lambdaCounter = firstVar;
+  }
+
+  get lastVar(): number {
+    return this.lambdaCounter;
+  }
 
   fail(message: string): never {
     throw new FhirPathCompileError(message, this.expression);

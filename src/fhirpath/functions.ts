@@ -168,7 +168,12 @@ function boundary(c: FhirPathCompiler, focus: Value, high: boolean): Value {
 /** `Type/id`, `http://base/Type/id` and `.../_history/n` all give the key `id`. */
 const REFERENCE_PATTERN = '([A-Za-z]+)/([A-Za-z0-9\\-\\.]{1,64})(/_history/[^/]+)?$';
 
-function referenceKey(c: FhirPathCompiler, focus: Value, args: readonly FhirPathNode[]): Value {
+function referenceKey(
+  c: FhirPathCompiler,
+  focus: Value,
+  args: readonly FhirPathNode[],
+  scope: Scope,
+): Value {
   const d = c.dialect;
   const typeArg = args[0];
   const wanted =
@@ -192,7 +197,7 @@ function referenceKey(c: FhirPathCompiler, focus: Value, args: readonly FhirPath
     const slash = d.sqlFunction(DialectFunction.Position, [rest, "'/'"]);
     return `CASE WHEN ${startsWith} AND ${slash} = 0 AND length(${rest}) > 0 THEN ${rest} ELSE ${slow} END`;
   };
-  const refs = c.member(focus, 'reference', dummy(c, focus));
+  const refs = c.member(focus, 'reference', scope);
   if (refs.k === 'empty') return refs;
   if (!c.isMany(refs)) return str(one(c.scalar(refs, 'string')));
   const x = c.freshVar();
@@ -203,16 +208,6 @@ function referenceKey(c: FhirPathCompiler, focus: Value, args: readonly FhirPath
     sql: d.sqlListFilter(l, d.sqlLambda([y], `${y} IS NOT NULL`)),
     many: true,
     rep: 'string',
-  };
-}
-
-function dummy(_c: FhirPathCompiler, focus: Value): Scope {
-  return {
-    root: { alias: 'r', resourceType: '', columns: undefined, json: 'NULL' },
-    focus,
-    rowIndex: '0',
-    constants: new Map(),
-    depth: 0,
   };
 }
 
@@ -544,7 +539,7 @@ const FUNCTIONS: Record<string, Fn> = {
     if (f.k === 'root') return c.member(f, 'id', s);
     return c.member(f, 'id', s);
   },
-  getReferenceKey: (c, f, a) => referenceKey(c, f, a),
+  getReferenceKey: (c, f, a, s) => referenceKey(c, f, a, s),
   lowBoundary: (c, f) => boundary(c, f, false),
   highBoundary: (c, f) => boundary(c, f, true),
 

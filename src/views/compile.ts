@@ -212,14 +212,12 @@ class ViewCompiler {
   }
 
   private compiler(expr: string): FhirPathCompiler {
-    const c = new FhirPathCompiler(this.d, expr);
     // Keep lambda variables unique across all expressions of the statement.
-    (c as unknown as { lambdaCounter: number }).lambdaCounter = this.varCounter;
-    return c;
+    return new FhirPathCompiler(this.d, expr, this.varCounter);
   }
 
   private done(c: FhirPathCompiler): void {
-    this.varCounter = (c as unknown as { lambdaCounter: number }).lambdaCounter + 1;
+    this.varCounter = c.lastVar + 1;
   }
 
   private scope(ctx: Ctx): Scope {
