@@ -535,10 +535,8 @@ const FUNCTIONS: Record<string, Fn> = {
   }),
 
   // --- SQL-on-FHIR required functions
-  getResourceKey: (c, f, _a, s) => {
-    if (f.k === 'root') return c.member(f, 'id', s);
-    return c.member(f, 'id', s);
-  },
+  // Keys are ids: getReferenceKey() of a reference gives the id of its target.
+  getResourceKey: (c, f, _a, s) => c.member(f, 'id', s),
   getReferenceKey: (c, f, a, s) => referenceKey(c, f, a, s),
   lowBoundary: (c, f) => boundary(c, f, false),
   highBoundary: (c, f) => boundary(c, f, true),

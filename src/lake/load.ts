@@ -29,7 +29,6 @@ export interface LoadProgress {
   readonly bytesTotal: number;
   readonly resources: number;
   readonly quarantined: number;
-  readonly file: string;
 }
 
 export interface LoadOptions {
@@ -114,7 +113,6 @@ async function runLoad(
         bytesTotal,
         resources,
         quarantined: quarantinedSoFar,
-        file: '',
       });
     };
     const workers = workerCount(sources, options.workers);
