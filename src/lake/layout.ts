@@ -65,6 +65,8 @@ const FIELD_SEP = '\x1f';
 const CONTROL = /[\x00-\x1f]/;
 // eslint-disable-next-line no-control-regex
 const CONTROLS = /[\x00-\x1f]/g;
+// eslint-disable-next-line no-control-regex
+const CONTROL_NOT_SEP = /[\x00-\x1e]/;
 const LINE_BREAKS = /[\n\r\t]/g;
 
 /** Element names must be printable to be column names; JSON allows anything in a key. */
@@ -99,30 +101,52 @@ export class StagingWriter {
     return this.columns;
   }
 
-  async add(item: StagedResource): Promise<void> {
-    const { resource, load, seq } = item;
-    let fresh = false;
-    for (const [k] of resource.fields) {
+  /**
+   * Stages one resource. Synchronous unless the buffer is full or a new file starts
+   * (then it returns a promise to await): most resources cost no promise at all.
+   */
+  add(item: StagedResource): Promise<void> | undefined {
+    const { resource } = item;
+    let fresh = this.out === undefined;
+    const fields = resource.fields;
+    for (let f = 0; f < fields.length; f++) {
+      const k = fields[f]![0];
       if (k !== 'id' && !this.slot.has(k)) {
         this.slot.set(k, this.columns.length);
         this.columns.push(k);
         fresh = true;
       }
     }
-    if (fresh || this.out === undefined) await this.startFile();
-    const values = new Array<string>(this.columns.length).fill('');
-    for (const [k, v] of resource.fields) {
+    if (fresh) return this.startFile().then(() => this.append(item));
+    return this.append(item);
+  }
+
+  private readonly values: string[] = [];
+  private sourcePrefix = { file: '', text: '' };
+
+  private append(item: StagedResource): Promise<void> | undefined {
+    const { resource, load, seq } = item;
+    const values = this.values;
+    values.length = this.columns.length;
+    values.fill('');
+    const fields = resource.fields;
+    for (let f = 0; f < fields.length; f++) {
+      const [k, v] = fields[f]!;
       const i = this.slot.get(k);
-      // JSON whitespace is insignificant, so raw line breaks and tabs (only ever between
-      // tokens: inside strings JSON escapes them) can become spaces.
-      if (i !== undefined) values[i] = CONTROL.test(v) ? v.replace(LINE_BREAKS, ' ') : v;
+      if (i !== undefined) values[i] = v;
     }
+    let joined = values.join(FIELD_SEP);
+    // JSON whitespace is insignificant, so raw line breaks and tabs (only ever between
+    // tokens: inside strings JSON escapes them) can become spaces. One test per row.
+    if (CONTROL_NOT_SEP.test(joined))
+      joined = values.map((v) => v.replace(LINE_BREAKS, ' ')).join(FIELD_SEP);
     const src = resource.source;
-    const source = `${src.file}:${src.line}${src.entry === undefined ? '' : `#${src.entry}`}`;
+    if (this.sourcePrefix.file !== src.file)
+      this.sourcePrefix = { file: src.file, text: clean(src.file) + ':' };
     this.buffer +=
       resource.id +
       FIELD_SEP +
-      clean(resource.versionId ?? '') +
+      (resource.versionId === null ? '' : clean(resource.versionId)) +
       FIELD_SEP +
       (resource.lastUpdated === null ? '' : String(resource.lastUpdated)) +
       FIELD_SEP +
@@ -130,11 +154,13 @@ export class StagingWriter {
       FIELD_SEP +
       String(seq) +
       FIELD_SEP +
-      clean(source) +
-      (values.length === 0 ? '' : FIELD_SEP + values.join(FIELD_SEP)) +
+      this.sourcePrefix.text +
+      String(src.line) +
+      (src.entry === undefined ? '' : `#${src.entry}`) +
+      (values.length === 0 ? '' : FIELD_SEP + joined) +
       '\n';
     this.rows++;
-    if (this.buffer.length >= 1 << 20) await this.flushBuffer();
+    return this.buffer.length >= 1 << 20 ? this.flushBuffer() : undefined;
   }
 
   private async startFile(): Promise<void> {

@@ -101,7 +101,12 @@ export async function stageSources(
         w = new StagingWriter(job.dir, `${rec.resourceType}-w${job.workerId}`);
         writers.set(rec.resourceType, w);
       }
-      await w.add({ resource: rec, load: job.loadId, seq: task.fileIndex * FILE_STRIDE + n++ });
+      const wait = w.add({
+        resource: rec,
+        load: job.loadId,
+        seq: task.fileIndex * FILE_STRIDE + n++,
+      });
+      if (wait !== undefined) await wait;
       pending.resources++;
       if ((n & 1023) === 0) flushProgress(false);
     }
