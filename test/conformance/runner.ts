@@ -77,6 +77,11 @@ export function loadSuite(): SuiteFile[] {
     });
 }
 
+/** Resources given as JSON text (an array), read losslessly like the suite's files. */
+export function resourcesFromJson(text: string, file = 'inline.json'): ParsedResource[] {
+  return (parseLossless(text) as LosslessValue[]).map((r, i) => toResource(r, i, file));
+}
+
 /** Loads a file's resources into a fresh engine, one table per resource type. */
 export async function engineFor(
   suite: SuiteFile,
