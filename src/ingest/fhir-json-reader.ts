@@ -732,6 +732,12 @@ export interface ReadSourceOptions {
    * line spans read chunks (1 MiB), so it bounds memory, not the length of short lines.
    */
   readonly maxLineBytes?: number;
+  /**
+   * NDJSON only: read bytes [start, end) of the file, whose first line is line
+   * `firstLine` of the file. Both offsets must be line starts (or the file size), so that
+   * several readers can share one large file. The digest then covers the range only.
+   */
+  readonly range?: { readonly start: number; readonly end: number; readonly firstLine: number };
 }
 
 /**
@@ -777,13 +783,23 @@ class FhirJsonSourceReader implements SourceReader {
   #records(): AsyncGenerator<IngestRecord> {
     const hash = createHash('sha256');
     const counter = { bytes: 0 };
-    const chunks = fileChunks(this.file, hash, counter, this.#opts.onBytes);
+    const range = this.#opts.range;
+    if (range !== undefined && this.file.format !== 'ndjson') {
+      throw new Error(`${this.file.path}: only plain NDJSON can be read in byte ranges`);
+    }
+    const chunks = fileChunks(this.file, hash, counter, this.#opts.onBytes, range);
     const done = (): void => {
       this.#digest = { sha256: hash.digest('hex'), bytes: counter.bytes };
     };
     // The readers call done() after their last chunk; no extra generator layer per record.
     return this.file.format === 'ndjson' || this.file.format === 'ndjson.gz'
-      ? ndjsonRecords(chunks, this.file.path, this.#opts.maxLineBytes ?? MAX_LINE_BYTES, done)
+      ? ndjsonRecords(
+          chunks,
+          this.file.path,
+          this.#opts.maxLineBytes ?? MAX_LINE_BYTES,
+          done,
+          (range?.firstLine ?? 1) - 1,
+        )
       : documentRecords(chunks, this.file.path, done);
   }
 }
@@ -809,8 +825,13 @@ async function* fileChunks(
   hash: Hash,
   counter: { bytes: number },
   onBytes: ((n: number) => void) | undefined,
+  range?: { readonly start: number; readonly end: number },
 ): AsyncGenerator<Buffer> {
-  const raw = createReadStream(file.path, { highWaterMark: READ_CHUNK });
+  if (range !== undefined && range.end <= range.start) return;
+  const raw = createReadStream(file.path, {
+    highWaterMark: READ_CHUNK,
+    ...(range === undefined ? {} : { start: range.start, end: range.end - 1 }),
+  });
   const tap = new Transform({
     transform(chunk: Buffer, _enc, done) {
       hash.update(chunk);
@@ -847,8 +868,9 @@ async function* ndjsonRecords(
   file: string,
   maxLineBytes: number,
   done: () => void,
+  linesBefore = 0,
 ): AsyncGenerator<IngestRecord> {
-  let lineNo = 0;
+  let lineNo = linesBefore;
   let carry: Buffer[] = [];
   let carryBytes = 0;
   let overlong: string | null = null; // head of a line past maxLineBytes, being skipped

@@ -5,7 +5,15 @@
  * the lake's readers see has changed; a crash leaves files no manifest names, which the
  * next writer removes.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import {
+  createReadStream,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import path from 'node:path';
@@ -15,11 +23,12 @@ import { IngestSourceError, type SourceFile } from '../ingest/types.js';
 import { Lake, fileSize } from './lake.js';
 import { LAKE_COLUMNS, lakeColumnsSql, quoteIdent, stagedRowsSql } from './layout.js';
 import {
-  shareFiles,
+  shareTasks,
   stageSources,
   type StageJob,
   type StageProgress,
   type StageResult,
+  type StageTask,
   type StagedType,
 } from './stage.js';
 import type { LoadCounts, Manifest, TypeEntry } from './manifest.js';
@@ -36,8 +45,10 @@ export interface LoadOptions {
   /** DuckDB memory limit while staging; DuckDB spills to the staging folder beyond it. */
   readonly memoryLimit?: string;
   readonly threads?: number;
-  /** Worker threads that read sources; default: one per core for loads of several files. */
+  /** Worker threads that read sources; default: one per core for loads over 16 MB. */
   readonly workers?: number;
+  /** Plain NDJSON files of at least twice this size are read in parts (default 128 MB). */
+  readonly splitBytes?: number;
 }
 
 export interface LoadSummary {
@@ -116,7 +127,8 @@ async function runLoad(
       });
     };
     const workers = workerCount(sources, options.workers);
-    const shares = shareFiles(sources, workers);
+    const plan = await planTasks(sources, workers, options.splitBytes ?? SPLIT_BYTES);
+    const shares = shareTasks(plan.tasks, workers);
     const running: Worker[] = [];
     let firstFailure: { err: unknown } | undefined;
     const settled = await Promise.allSettled(
@@ -138,8 +150,7 @@ async function runLoad(
     const readMs = Date.now() - started;
     const quarantined = staged.reduce((a, r) => a + r.quarantined, 0);
     const derivedIds = staged.reduce((a, r) => a + r.derivedIds, 0);
-    const digests = staged
-      .flatMap((r) => r.digests)
+    const digests = [...staged.flatMap((r) => r.digests), ...plan.digests]
       .sort((a, b) => a.fileIndex - b.fileIndex)
       .map(({ path: p, sha256, bytes }) => ({ path: p, sha256, bytes }));
     const byType = new Map<string, { files: string[]; columns: Set<string>; rows: number }>();
@@ -399,11 +410,77 @@ async function copyToParquet(engine: DuckDBEngine, select: string, file: string)
 }
 
 /** Parallel reading pays off only with several files and enough bytes to share. */
+/** Parallel reading pays off only with enough bytes to share. */
 function workerCount(sources: readonly SourceFile[], requested: number | undefined): number {
-  if (requested !== undefined) return Math.max(1, Math.min(requested, sources.length));
+  if (requested !== undefined) return Math.max(1, requested);
   const bytes = sources.reduce((a, s) => a + s.size, 0);
-  if (sources.length < 2 || bytes < 16 * 1024 * 1024) return 1;
-  return Math.max(1, Math.min(os.availableParallelism(), sources.length));
+  if (bytes < 16 * 1024 * 1024) return 1;
+  return Math.max(1, os.availableParallelism());
+}
+
+/** Plain NDJSON files larger than this are read in parts by several workers. */
+const SPLIT_BYTES = 128 * 1024 * 1024;
+
+/**
+ * Stage tasks: one per file, except large plain NDJSON files when there are several
+ * workers, which are cut at line starts into parts of about SPLIT_BYTES. One pass over
+ * such a file finds the cuts, counts the lines before each (so records keep their line
+ * numbers) and computes the file's sha256 for the manifest.
+ */
+async function planTasks(
+  sources: readonly SourceFile[],
+  workers: number,
+  splitBytes: number,
+): Promise<{
+  tasks: StageTask[];
+  digests: { fileIndex: number; path: string; sha256: string; bytes: number }[];
+}> {
+  const tasks: StageTask[] = [];
+  const digests: { fileIndex: number; path: string; sha256: string; bytes: number }[] = [];
+  for (const [fileIndex, file] of sources.entries()) {
+    if (workers < 2 || file.format !== 'ndjson' || file.size < 2 * splitBytes) {
+      tasks.push({ file, fileIndex });
+      continue;
+    }
+    const hash = createHash('sha256');
+    const cuts: { start: number; firstLine: number }[] = [{ start: 0, firstLine: 1 }];
+    let offset = 0;
+    let lines = 0;
+    let nextCut = splitBytes;
+    let bytes = 0;
+    try {
+      for await (const chunk of createReadStream(file.path, {
+        highWaterMark: 1 << 20,
+      }) as AsyncIterable<Buffer>) {
+        hash.update(chunk);
+        bytes += chunk.length;
+        for (let i = chunk.indexOf(0x0a); i !== -1; i = chunk.indexOf(0x0a, i + 1)) {
+          lines++;
+          const lineStart = offset + i + 1;
+          if (lineStart >= nextCut && lineStart < file.size) {
+            cuts.push({ start: lineStart, firstLine: lines + 1 });
+            nextCut = lineStart + splitBytes;
+          }
+        }
+        offset += chunk.length;
+      }
+    } catch (err) {
+      throw new IngestSourceError(
+        'SOURCE_UNREADABLE',
+        file.path,
+        `Cannot read ${file.path}: ${(err as Error).message}`,
+      );
+    }
+    cuts.forEach((c, i) =>
+      tasks.push({
+        file,
+        fileIndex,
+        range: { start: c.start, end: cuts[i + 1]?.start ?? bytes, firstLine: c.firstLine },
+      }),
+    );
+    digests.push({ fileIndex, path: file.path, sha256: hash.digest('hex'), bytes });
+  }
+  return { tasks, digests };
 }
 
 function stageInWorker(

@@ -13,6 +13,8 @@ export interface StageTask {
   readonly file: SourceFile;
   /** Position of the file in the load; orders records across files (load order). */
   readonly fileIndex: number;
+  /** Part of a large NDJSON file (see ReadSourceOptions.range); its digest is the file's. */
+  readonly range?: { readonly start: number; readonly end: number; readonly firstLine: number };
 }
 
 export interface StageJob {
@@ -73,9 +75,16 @@ export async function stageSources(
     quarantined++;
     pending.quarantined++;
   };
+  let count = 0;
   for (const task of job.tasks) {
     let n = 0;
-    const reader = readSource(task.file, { onBytes: (b) => (pending.bytes += b) });
+    // NDJSON records are numbered by line, so the parts of a file read by different
+    // workers still follow the file's order.
+    const byLine = task.file.format.startsWith('ndjson');
+    const reader = readSource(task.file, {
+      onBytes: (b) => (pending.bytes += b),
+      ...(task.range === undefined ? {} : { range: task.range }),
+    });
     for await (const rec of reader) {
       if (rec.kind === 'quarantine') {
         await quarantine(rec);
@@ -104,19 +113,20 @@ export async function stageSources(
       const wait = w.add({
         resource: rec,
         load: job.loadId,
-        seq: task.fileIndex * FILE_STRIDE + n++,
+        seq: task.fileIndex * FILE_STRIDE + (byLine ? rec.source.line : n++),
       });
       if (wait !== undefined) await wait;
       pending.resources++;
-      if ((n & 1023) === 0) flushProgress(false);
+      if ((++count & 1023) === 0) flushProgress(false);
     }
     const digest = reader.digest();
-    digests.push({
-      fileIndex: task.fileIndex,
-      path: task.file.path,
-      sha256: digest.sha256,
-      bytes: digest.bytes,
-    });
+    if (task.range === undefined)
+      digests.push({
+        fileIndex: task.fileIndex,
+        path: task.file.path,
+        sha256: digest.sha256,
+        bytes: digest.bytes,
+      });
   }
   const types: Record<string, StagedType> = {};
   for (const [type, w] of writers) {
@@ -155,21 +165,27 @@ async function writeLine(out: WriteStream, line: string): Promise<void> {
   if (!out.write(line + '\n')) await new Promise<void>((res) => out.once('drain', () => res()));
 }
 
-/** Splits files over `workers` shares of about equal bytes (largest first). */
-export function shareFiles(files: readonly SourceFile[], workers: number): StageTask[][] {
+function taskBytes(t: StageTask): number {
+  return t.range === undefined ? t.file.size : t.range.end - t.range.start;
+}
+
+/** Splits tasks over `workers` shares of about equal bytes (largest first). */
+export function shareTasks(tasks: readonly StageTask[], workers: number): StageTask[][] {
   const shares: { bytes: number; tasks: StageTask[] }[] = Array.from({ length: workers }, () => ({
     bytes: 0,
     tasks: [],
   }));
-  const order = files
-    .map((file, fileIndex) => ({ file, fileIndex }))
-    .sort((a, b) => b.file.size - a.file.size);
+  const order = [...tasks].sort((a, b) => taskBytes(b) - taskBytes(a));
   for (const t of order) {
     const s = shares.reduce((a, b) => (b.bytes < a.bytes ? b : a));
     s.tasks.push(t);
-    s.bytes += t.file.size;
+    s.bytes += taskBytes(t);
   }
   return shares
-    .map((s) => s.tasks.sort((a, b) => a.fileIndex - b.fileIndex))
+    .map((s) =>
+      s.tasks.sort(
+        (a, b) => a.fileIndex - b.fileIndex || (a.range?.start ?? 0) - (b.range?.start ?? 0),
+      ),
+    )
     .filter((t) => t.length > 0);
 }
