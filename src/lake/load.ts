@@ -422,8 +422,8 @@ function workerCount(sources: readonly SourceFile[], requested: number | undefin
 const SPLIT_BYTES = 128 * 1024 * 1024;
 
 /**
- * Stage tasks: one per file, except large plain NDJSON files when there are several
- * workers, which are cut at line starts into parts of about SPLIT_BYTES. One pass over
+ * Stage tasks: one per file, except large plain NDJSON files (bigger than a worker's fair
+ * share of the load) when there are several workers, which are cut at line starts into parts of about SPLIT_BYTES. One pass over
  * such a file finds the cuts, counts the lines before each (so records keep their line
  * numbers) and computes the file's sha256 for the manifest.
  */
@@ -437,8 +437,16 @@ async function planTasks(
 }> {
   const tasks: StageTask[] = [];
   const digests: { fileIndex: number; path: string; sha256: string; bytes: number }[] = [];
+  // Splitting costs a pass over the file; it pays only for a file bigger than one
+  // worker's fair share, which whole-file sharing cannot balance.
+  const fairShare = sources.reduce((a, f) => a + f.size, 0) / workers;
   for (const [fileIndex, file] of sources.entries()) {
-    if (workers < 2 || file.format !== 'ndjson' || file.size < 2 * splitBytes) {
+    if (
+      workers < 2 ||
+      file.format !== 'ndjson' ||
+      file.size < 2 * splitBytes ||
+      file.size <= fairShare
+    ) {
       tasks.push({ file, fileIndex });
       continue;
     }
