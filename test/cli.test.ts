@@ -231,51 +231,49 @@ describe('view errors', () => {
     return f;
   };
 
-  it('a view without "resource" exits nonzero, names $.resource on stderr, prints nothing', async () => {
-    const f = writeView('no-resource.json', {
-      resourceType: 'ViewDefinition',
-      status: 'active',
-      select: [{ column: [{ name: 'id', path: 'id' }] }],
-    });
-    const r = await runCli(['view', 'run', f, '--lake', lake, '--format', 'ndjson']);
-    expect(r.code, describeRun(r)).not.toBe(0);
-    expect(r.stderr).toContain('$.resource');
-    expect(r.stdout).toBe('');
-  });
+  // Each bad view exits nonzero, names the JSON path of the problem on stderr, prints nothing.
+  const BAD_VIEWS: ReadonlyArray<readonly [string, object, readonly string[]]> = [
+    [
+      'a view without "resource"',
+      { select: [{ column: [{ name: 'id', path: 'id' }] }] },
+      ['$.resource'],
+    ],
+    [
+      'a FHIRPath syntax error',
+      { resource: 'Patient', select: [{ column: [{ name: 'id', path: "name.where(use = 'x'" }] }] },
+      ['$.select[0].column[0].path'],
+    ],
+    [
+      'an unknown FHIRPath function',
+      {
+        resource: 'Patient',
+        select: [
+          {
+            column: [
+              { name: 'id', path: 'id' },
+              { name: 'x', path: 'name.noSuchFunction()' },
+            ],
+          },
+        ],
+      },
+      ['noSuchFunction', '$.select[0].column[1].path'],
+    ],
+  ];
 
-  it('a FHIRPath syntax error names $.select[0].column[0].path', async () => {
-    const f = writeView('bad-syntax.json', {
-      resourceType: 'ViewDefinition',
-      resource: 'Patient',
-      status: 'active',
-      select: [{ column: [{ name: 'id', path: "name.where(use = 'x'" }] }],
-    });
-    const r = await runCli(['view', 'run', f, '--lake', lake, '--format', 'ndjson']);
-    expect(r.code, describeRun(r)).not.toBe(0);
-    expect(r.stderr).toContain('$.select[0].column[0].path');
-    expect(r.stdout).toBe('');
-  });
-
-  it('an unknown FHIRPath function names $.select[0].column[1].path', async () => {
-    const f = writeView('bad-function.json', {
-      resourceType: 'ViewDefinition',
-      resource: 'Patient',
-      status: 'active',
-      select: [
-        {
-          column: [
-            { name: 'id', path: 'id' },
-            { name: 'x', path: 'name.noSuchFunction()' },
-          ],
-        },
-      ],
-    });
-    const r = await runCli(['view', 'run', f, '--lake', lake, '--format', 'ndjson']);
-    expect(r.code, describeRun(r)).not.toBe(0);
-    expect(r.stderr).toContain('noSuchFunction');
-    expect(r.stderr).toContain('$.select[0].column[1].path');
-    expect(r.stdout).toBe('');
-  });
+  it.each(BAD_VIEWS.map(([name, view, messages], i) => [name, view, messages, i] as const))(
+    '%s: exits nonzero, names the JSON path on stderr, prints nothing',
+    async (_name, view, messages, i) => {
+      const f = writeView(`bad-${i}.json`, {
+        resourceType: 'ViewDefinition',
+        status: 'active',
+        ...view,
+      });
+      const r = await runCli(['view', 'run', f, '--lake', lake, '--format', 'ndjson']);
+      expect(r.code, describeRun(r)).not.toBe(0);
+      for (const m of messages) expect(r.stderr).toContain(m);
+      expect(r.stdout).toBe('');
+    },
+  );
 });
 
 describe('medlake view sql (no database)', () => {

@@ -36,11 +36,7 @@ export async function writeRows(options: {
   const { format, outFile } = options;
   if (format === 'parquet') {
     if (outFile === undefined) throw new OutputError('--format parquet needs --out FILE');
-    const d = options.engine.dialect;
-    const r = await options.engine.query(
-      `COPY (${options.sql}) TO ${d.quoteString(outFile)} (FORMAT parquet, COMPRESSION zstd, RETURN_STATS)`,
-    );
-    return r.rows.reduce((a, row) => a + Number(row['count'] ?? 0), 0);
+    return options.engine.copyToParquet(options.sql, outFile);
   }
   const out: Writable =
     outFile === undefined ? (options.stdout ?? process.stdout) : createWriteStream(outFile);

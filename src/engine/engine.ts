@@ -33,5 +33,7 @@ export interface Engine {
   query(sql: string): Promise<QueryResult>;
   /** Runs a query and streams its rows in batches. */
   stream(sql: string): Promise<RowStream>;
+  /** Writes the rows of a query to a Parquet file (zstd) and returns how many were written. */
+  copyToParquet(sql: string, file: string): Promise<number>;
   close(): Promise<void>;
 }

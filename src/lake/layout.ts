@@ -18,6 +18,7 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import path from 'node:path';
 import type { ParsedResource } from '../ingest/types.js';
+import { DuckDBDialect } from '../sql/dialects/duckdb.js';
 
 export const LAKE_COLUMNS = {
   versionId: '@versionId',
@@ -44,13 +45,10 @@ export function isInternalColumn(name: string): boolean {
   return name.startsWith('@');
 }
 
-export function quoteString(value: string): string {
-  return `'${value.replaceAll("'", "''")}'`;
-}
-
-export function quoteIdent(name: string): string {
-  return `"${name.replaceAll('"', '""')}"`;
-}
+// The lake is written through DuckDB, so its SQL is quoted by the DuckDB dialect.
+const duckdb = new DuckDBDialect();
+export const quoteString = (value: string): string => duckdb.quoteString(value);
+export const quoteIdent = (name: string): string => duckdb.quoteIdent(name);
 
 export interface StagedResource {
   readonly resource: ParsedResource;

@@ -314,8 +314,7 @@ async function mergeType(
         const abs = String(row['file']);
         const rel = lake.relative(abs);
         const out = uniqueDataFile(lake, type, loadId, 'r');
-        const rows = await copyToParquet(
-          engine,
+        const rows = await engine.copyToParquet(
           `SELECT * FROM read_parquet(${q(abs)}) WHERE id NOT IN (SELECT id FROM matched WHERE newer AND NOT same)`,
           out,
         );
@@ -330,8 +329,7 @@ async function mergeType(
   );
   if (remaining > 0) {
     const out = uniqueDataFile(lake, type, loadId, 'p');
-    const rows = await copyToParquet(
-      engine,
+    const rows = await engine.copyToParquet(
       filtered
         ? `SELECT s.* FROM ${staged} AS s SEMI JOIN incoming AS k ON s.id = k.id AND s.${seq} = k.${seq}`
         : `SELECT * FROM ${staged}`,
@@ -364,14 +362,13 @@ async function firstLoad(
 ): Promise<Merged> {
   const q = (s: string): string => engine.dialect.quoteString(s);
   let out = uniqueDataFile(lake, type, loadId, 'p');
-  let rows = await copyToParquet(engine, `SELECT * FROM ${staged}`, out);
+  let rows = await engine.copyToParquet(`SELECT * FROM ${staged}`, out);
   const dup = await engine.query(
     `SELECT count(*) - count(DISTINCT id) AS d FROM read_parquet(${q(out)})`,
   );
   if (Number(dup.rows[0]!['d']) > 0) {
     const deduped = uniqueDataFile(lake, type, loadId, 'p');
-    rows = await copyToParquet(
-      engine,
+    rows = await engine.copyToParquet(
       `SELECT * FROM read_parquet(${q(out)}) QUALIFY row_number() OVER (PARTITION BY id ORDER BY ${NEWEST_FIRST}) = 1`,
       deduped,
     );
@@ -399,14 +396,6 @@ function uniqueDataFile(lake: Lake, type: string, loadId: number, kind: string):
     const p = path.join(dir, `${kind}-${String(loadId).padStart(6, '0')}-${i}.parquet`);
     if (!existsSync(p)) return p;
   }
-}
-
-async function copyToParquet(engine: DuckDBEngine, select: string, file: string): Promise<number> {
-  const r = await engine.query(
-    `COPY (${select}) TO ${engine.dialect.quoteString(file)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE_BYTES '32MB', RETURN_STATS)`,
-  );
-  // RETURN_STATS yields one row per file written, with its row count.
-  return r.rows.reduce((a, row) => a + Number(row['count'] ?? 0), 0);
 }
 
 /** Parallel reading pays off only with several files and enough bytes to share. */

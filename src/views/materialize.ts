@@ -48,11 +48,7 @@ export async function materializeViews(
       const abs = session.lake.resolve(rel);
       mkdirSync(path.dirname(abs), { recursive: true });
       written.push(abs);
-      const d = session.engine.dialect;
-      const r = await session.engine.query(
-        `COPY (${compiled.sql}) TO ${d.quoteString(abs)} (FORMAT parquet, COMPRESSION zstd, RETURN_STATS)`,
-      );
-      const rows = r.rows.reduce((a, row) => a + Number(row['count'] ?? 0), 0);
+      const rows = await session.engine.copyToParquet(compiled.sql, abs);
       entries[name] = {
         path: rel,
         rows,
