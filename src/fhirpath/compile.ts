@@ -826,7 +826,12 @@ export class FhirPathCompiler {
       list.rep === 'json'
         ? { k: 'path', base: x, path: '$', many: false, type: list.type }
         : { k: 'sql', sql: x, many: false, rep: list.rep, type: list.type };
-    const inner: Scope = { ...scope, focus: item, indexVar: `(${i} - 1)`, depth: scope.depth + 1 };
+    const inner: Scope = {
+      ...scope,
+      focus: item,
+      indexVar: this.dialect.sqlLambdaIndex0(i),
+      depth: scope.depth + 1,
+    };
     return { list, x, i, inner };
   }
 }

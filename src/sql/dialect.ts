@@ -45,6 +45,8 @@ export interface Dialect {
 
   /** `(params) -> body` in the engine's lambda syntax. */
   sqlLambda(params: readonly string[], body: string): string;
+  /** The 0-based position from a two-parameter lambda's index parameter. */
+  sqlLambdaIndex0(index: string): string;
   sqlListTransform(list: string, lambda: string): string;
   sqlListFilter(list: string, lambda: string): string;
   sqlListFlatten(listOfLists: string): string;

@@ -416,7 +416,7 @@ class ViewCompiler {
     const i = `i${++this.varCounter}`;
     const body = this.bodyRows(node, {
       focus: { k: 'path', base: x, path: '$', many: false, type: list.type },
-      rowIndex: `(${i} - 1)`,
+      rowIndex: d.sqlLambdaIndex0(i),
     });
     const each = d.sqlListFlatten(d.sqlListTransform(list.sql, d.sqlLambda([x, i], body.sql)));
     if (node.forEachOrNull === undefined) return { sql: each, columns: body.columns };

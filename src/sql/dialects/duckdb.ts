@@ -89,6 +89,11 @@ export class DuckDBDialect implements Dialect {
     return `lambda ${params.join(', ')}: ${body}`;
   }
 
+  sqlLambdaIndex0(index: string): string {
+    // DuckDB passes a 1-based index to list_transform/list_filter lambdas.
+    return `(${index} - 1)`;
+  }
+
   sqlListTransform(list: string, lambda: string): string {
     return `list_transform(${list}, ${lambda})`;
   }

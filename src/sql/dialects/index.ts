@@ -1,9 +1,11 @@
 import type { Dialect } from '../dialect.js';
 import { DuckDBDialect } from './duckdb.js';
+import { SparkDialect } from './spark.js';
 
-/** Dialects by name; the Spark dialect joins this table with the distributed engine. */
+/** Dialects by name. */
 const DIALECTS: Record<string, () => Dialect> = {
   duckdb: () => new DuckDBDialect(),
+  spark: () => new SparkDialect(),
 };
 
 export const DIALECT_NAMES: readonly string[] = Object.keys(DIALECTS);
