@@ -19,7 +19,7 @@ import {
   readFileSync,
 } from 'node:fs';
 import path from 'node:path';
-import type { DuckDBEngine } from '../engine/duckdb-engine.js';
+import type { Engine } from '../engine/engine.js';
 import {
   LakeError,
   MANIFEST_FILE,
@@ -29,9 +29,6 @@ import {
 } from './manifest.js';
 
 export const DEFAULT_LAKE_DIR = './medlake-data';
-
-/** Schema that holds one table per resource type in a query session. */
-export const RESOURCE_SCHEMA = 'fhir';
 
 /** `--lake`, else `MEDLAKE_LAKE`, else ./medlake-data. */
 export function resolveLakeDir(option: string | undefined): string {
@@ -103,34 +100,38 @@ export class Lake {
    * first, so a bare name finds a materialised view before a resource type. Types the
    * lake has no data for get an empty table with only an id, so every view runs.
    */
-  async register(engine: DuckDBEngine, resourceTypes: Iterable<string> = []): Promise<void> {
+  async register(engine: Engine, resourceTypes: Iterable<string> = []): Promise<void> {
     const d = engine.dialect;
-    const statements = [
-      `CREATE SCHEMA IF NOT EXISTS ${RESOURCE_SCHEMA}`,
-      `SET search_path = 'main,${RESOURCE_SCHEMA}'`,
-    ];
+    const statements = [...d.sqlSessionSetup()];
     const done = new Set<string>();
     for (const [type, entry] of Object.entries(this.current.types)) {
       if (entry.files.length === 0) continue;
-      const files = entry.files.map((f) => d.quoteString(this.resolve(f.path))).join(', ');
+      const files = entry.files.map((f) => this.resolve(f.path));
       statements.push(
-        `CREATE OR REPLACE VIEW ${d.sqlResourceTable(type)} AS SELECT * FROM read_parquet([${files}], union_by_name = true)`,
+        d.sqlCreateView(d.sqlResourceTable(type), `SELECT * FROM ${d.sqlParquetScan(files)}`),
       );
       done.add(type);
     }
     for (const type of resourceTypes) {
       if (!done.has(type)) {
         statements.push(
-          `CREATE OR REPLACE VIEW ${d.sqlResourceTable(type)} AS SELECT CAST(NULL AS VARCHAR) AS id WHERE FALSE`,
+          d.sqlCreateView(
+            d.sqlResourceTable(type),
+            `SELECT ${d.sqlCast('NULL', 'VARCHAR')} AS id WHERE FALSE`,
+          ),
         );
       }
     }
     for (const [name, v] of Object.entries(this.current.views)) {
       statements.push(
-        `CREATE OR REPLACE VIEW main.${d.quoteIdent(name)} AS SELECT * FROM read_parquet(${d.quoteString(this.resolve(v.path))})`,
+        d.sqlCreateView(
+          d.sqlViewTable(name),
+          `SELECT * FROM ${d.sqlParquetScan(parquetFiles(this.resolve(v.path)))}`,
+        ),
       );
     }
-    await engine.exec(statements.join(';\n'));
+    // One statement at a time: not every engine takes several in one call.
+    for (const sql of statements) await engine.exec(sql);
   }
 
   info(): LakeInfo {
@@ -245,4 +246,16 @@ function processAlive(pid: number): boolean {
 
 export function fileSize(p: string): number {
   return statSync(p).size;
+}
+
+/**
+ * The Parquet files of a stored table: the file itself, or the part files of a folder
+ * (a distributed engine writes a folder of parts).
+ */
+export function parquetFiles(p: string): string[] {
+  if (!statSync(p).isDirectory()) return [p];
+  return readdirSync(p)
+    .filter((f) => f.endsWith('.parquet'))
+    .sort()
+    .map((f) => path.join(p, f));
 }

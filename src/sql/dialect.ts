@@ -103,6 +103,14 @@ export interface Dialect {
 
   /** Table reference for a resource type's lake table (a view the engine registers). */
   sqlResourceTable(resourceType: string): string;
+  /** Table reference for a materialised view (`view materialize`) registered by name. */
+  sqlViewTable(name: string): string;
+  /** Statements a query session runs once before registering tables. */
+  sqlSessionSetup(): string[];
+  /** A session view over a query (replacing one of the same name). */
+  sqlCreateView(table: string, query: string): string;
+  /** A relation reading Parquet files whose schemas may differ (columns matched by name). */
+  sqlParquetScan(files: readonly string[]): string;
   /** `LIMIT n` clause text. */
   sqlLimit(n: number): string;
 }

@@ -210,6 +210,24 @@ export class DuckDBDialect implements Dialect {
     return `fhir.${this.quoteIdent(resourceType)}`;
   }
 
+  sqlViewTable(name: string): string {
+    return `main.${this.quoteIdent(name)}`;
+  }
+
+  sqlSessionSetup(): string[] {
+    // Resource tables in their own schema: DuckDB matches names without regard to case,
+    // so a view named `patient` and the type `Patient` would otherwise collide.
+    return ['CREATE SCHEMA IF NOT EXISTS fhir', "SET search_path = 'main,fhir'"];
+  }
+
+  sqlCreateView(table: string, query: string): string {
+    return `CREATE OR REPLACE VIEW ${table} AS ${query}`;
+  }
+
+  sqlParquetScan(files: readonly string[]): string {
+    return `read_parquet([${files.map((f) => this.quoteString(f)).join(', ')}], union_by_name = true)`;
+  }
+
   sqlLimit(n: number): string {
     return `LIMIT ${Math.trunc(n)}`;
   }

@@ -305,6 +305,32 @@ export class SparkDialect implements Dialect {
     return this.quoteIdent(`fhir_${resourceType}`);
   }
 
+  sqlViewTable(name: string): string {
+    return this.quoteIdent(name);
+  }
+
+  sqlSessionSetup(): string[] {
+    return [
+      // Unrolled `repeat` nests lambdas deeply; the analyzer's default of 100 rounds is
+      // not enough to resolve them.
+      'SET spark.sql.analyzer.maxIterations=1000',
+      // Files of one type written by different loads may have different columns.
+      'SET spark.sql.parquet.mergeSchema=true',
+    ];
+  }
+
+  sqlCreateView(table: string, query: string): string {
+    // Temporary: session-scoped, so sessions on a shared cluster do not see each other's lakes.
+    return `CREATE OR REPLACE TEMPORARY VIEW ${table} AS ${query}`;
+  }
+
+  sqlParquetScan(files: readonly string[]): string {
+    // One Hadoop glob with {a,b} alternatives names exactly these files.
+    const glob = files.map((f) => f.replace(/[\\{}[\]*?,]/g, (c) => `\\${c}`));
+    const path = glob.length === 1 ? glob[0]! : `{${glob.join(',')}}`;
+    return `parquet.${this.quoteIdent(path)}`;
+  }
+
   sqlLimit(n: number): string {
     return `LIMIT ${Math.trunc(n)}`;
   }
