@@ -30,7 +30,8 @@ export type { Dialect, SqlType } from './sql/dialect.js';
 export { DuckDBDialect } from './sql/dialects/duckdb.js';
 export { dialectByName, DIALECT_NAMES } from './sql/dialects/index.js';
 export type { Engine, QueryResult, Row, RowStream, ResultColumn } from './engine/engine.js';
-export { DuckDBEngine, EngineError, type DuckDBEngineOptions } from './engine/duckdb-engine.js';
+export { DuckDBEngine, type DuckDBEngineOptions } from './engine/duckdb-engine.js';
+export { EngineError } from './engine/engine.js';
 export { discoverSources, readSource } from './ingest/fhir-json-reader.js';
 export { FHIR_R4_RESOURCE_TYPES } from './ingest/resource-types.js';
 export type {

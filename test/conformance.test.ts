@@ -10,7 +10,7 @@ import {
   suiteAvailable,
   type SuiteFile,
 } from './conformance/runner.js';
-import { testEngines } from './engines.js';
+import { skippedEngines, testEngines } from './engines.js';
 
 const suites: SuiteFile[] = suiteAvailable ? loadSuite() : [];
 
@@ -27,7 +27,7 @@ describe.skipIf(!suiteAvailable).each(testEngines())(
         env = await engineFor(suite, engineName);
       });
       afterAll(async () => {
-        await env.engine.close();
+        await env.close();
       });
       it.each(suite.tests.map((t) => [t.title, t] as const))('%s', async (_title, test) => {
         const result = await runCase(env.engine, env.columnsOf, test);
@@ -45,3 +45,9 @@ describe.skipIf(!suiteAvailable).each(testEngines())(
     });
   },
 );
+
+for (const { name, reason } of skippedEngines()) {
+  describe.skip(`SQL-on-FHIR v2 conformance suite on ${name} (skipped: ${reason})`, () => {
+    it('runs all 144 cases', () => {});
+  });
+}

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { engineFor, resourcesFromJson } from './conformance/runner.js';
 import { runView } from '../src/views/run.js';
-import { testEngines } from './engines.js';
+import { skippedEngines, testEngines } from './engines.js';
 
 const RESOURCES = `[
   {"resourceType": "Patient", "id": "p1", "gender": "female", "birthDate": "1970-06-15",
@@ -229,7 +229,7 @@ describe.each(testEngines())('FHIRPath functions on %s', (engineName) => {
     );
   });
   afterAll(async () => {
-    await env.engine.close();
+    await env.close();
   });
 
   it.each(CASES.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
@@ -261,3 +261,9 @@ describe.each(testEngines())('FHIRPath functions on %s', (engineName) => {
     );
   });
 });
+
+for (const { name, reason } of skippedEngines()) {
+  describe.skip(`FHIRPath functions on ${name} (skipped: ${reason})`, () => {
+    it('runs every function case', () => {});
+  });
+}

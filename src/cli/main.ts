@@ -16,8 +16,14 @@ import { validateView } from '../views/view-definition.js';
 import { materializeViews } from '../views/materialize.js';
 import { dialectByName, DIALECT_NAMES } from '../sql/dialects/index.js';
 import { IngestSourceError } from '../ingest/types.js';
+import { ENGINE_NAMES, EngineChoiceError, type EngineChoice } from '../engine/open-engine.js';
 
 class UsageError extends Error {}
+
+interface EngineFlags {
+  engine?: string;
+  spark?: string;
+}
 
 function readJsonFile(file: string): unknown {
   let text: string;
@@ -66,6 +72,19 @@ export async function main(argv: readonly string[]): Promise<number> {
 
   const lakeOption = (): Option =>
     new Option('--lake <dir>', 'lake directory (default: $MEDLAKE_LAKE or ./medlake-data)');
+  const engineOption = (): Option =>
+    new Option('--engine <name>', 'engine to run on (default: $MEDLAKE_ENGINE or duckdb)').choices(
+      ENGINE_NAMES,
+    );
+  const sparkOption = (): Option =>
+    new Option(
+      '--spark <url>',
+      'Spark Connect URL for --engine spark (default: $MEDLAKE_SPARK_URL)',
+    );
+  const engineChoice = (opts: EngineFlags): EngineChoice => ({
+    ...(opts.engine === undefined ? {} : { engine: opts.engine }),
+    ...(opts.spark === undefined ? {} : { sparkUrl: opts.spark }),
+  });
 
   program
     .command('ingest')
@@ -146,13 +165,15 @@ export async function main(argv: readonly string[]): Promise<number> {
     )
     .option('--out <file>', 'write to a file instead of stdout')
     .option('--limit <n>', 'at most n rows', (v) => parsePositiveInt(v, '--limit'))
+    .addOption(engineOption())
+    .addOption(sparkOption())
     .option('--max-repeat-depth <n>', 'deepest nesting a repeat follows (default 12)', (v) =>
       parsePositiveInt(v, '--max-repeat-depth'),
     )
     .action(
       async (
         file: string,
-        opts: {
+        opts: EngineFlags & {
           lake?: string;
           format: OutputFormat;
           out?: string;
@@ -161,7 +182,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         },
       ) => {
         const definition = readJsonFile(file);
-        const session = await LakeSession.open(resolveLakeDir(opts.lake));
+        const session = await LakeSession.open(resolveLakeDir(opts.lake), engineChoice(opts));
         try {
           const compiled = compileView(definition, {
             dialect: session.engine.dialect,
@@ -227,9 +248,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     )
     .argument('<views...>', 'ViewDefinition JSON files')
     .addOption(lakeOption())
-    .action(async (files: string[], opts: { lake?: string }) => {
+    .addOption(engineOption())
+    .addOption(sparkOption())
+    .action(async (files: string[], opts: EngineFlags & { lake?: string }) => {
       const views = files.map((f) => ({ view: readJsonFile(f), source: f }));
-      const results = await materializeViews(resolveLakeDir(opts.lake), views);
+      const results = await materializeViews(resolveLakeDir(opts.lake), views, engineChoice(opts));
       for (const r of results) stdout.write(`${r.name}: ${r.rows} rows\n`);
     });
 
@@ -242,29 +265,36 @@ export async function main(argv: readonly string[]): Promise<number> {
       new Option('--format <format>', 'output format').choices(OUTPUT_FORMATS).default('csv'),
     )
     .option('--out <file>', 'write to a file instead of stdout')
-    .action(async (query: string, opts: { lake?: string; format: OutputFormat; out?: string }) => {
-      const session = await LakeSession.open(resolveLakeDir(opts.lake));
-      try {
-        const first = await session.stream(query);
-        let used = false;
-        await writeRows({
-          format: opts.format,
-          outFile: opts.out,
-          columns: first.columns.map((c) => c.name),
-          rows: async () => {
-            if (!used) {
-              used = true;
-              return first;
-            }
-            return session.stream(query);
-          },
-          engine: session.engine,
-          sql: query,
-        });
-      } finally {
-        await session.close();
-      }
-    });
+    .addOption(engineOption())
+    .addOption(sparkOption())
+    .action(
+      async (
+        query: string,
+        opts: EngineFlags & { lake?: string; format: OutputFormat; out?: string },
+      ) => {
+        const session = await LakeSession.open(resolveLakeDir(opts.lake), engineChoice(opts));
+        try {
+          const first = await session.stream(query);
+          let used = false;
+          await writeRows({
+            format: opts.format,
+            outFile: opts.out,
+            columns: first.columns.map((c) => c.name),
+            rows: async () => {
+              if (!used) {
+                used = true;
+                return first;
+              }
+              return session.stream(query);
+            },
+            engine: session.engine,
+            sql: query,
+          });
+        } finally {
+          await session.close();
+        }
+      },
+    );
 
   try {
     await program.parseAsync(argv as string[]);
@@ -275,7 +305,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     process.stderr.write(`medlake: ${(err as Error).message}\n`);
     return err instanceof UsageError ||
       err instanceof IngestSourceError ||
-      err instanceof OutputError
+      err instanceof OutputError ||
+      err instanceof EngineChoiceError
       ? ExitCode.Usage
       : ExitCode.Error;
   }

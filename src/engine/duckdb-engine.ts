@@ -5,7 +5,16 @@ import {
   type DuckDBResult,
 } from '@duckdb/node-api';
 import { DuckDBDialect } from '../sql/dialects/duckdb.js';
-import type { Engine, QueryResult, ResultColumn, Row, RowStream } from './engine.js';
+import {
+  EngineError,
+  type Engine,
+  type QueryResult,
+  type ResultColumn,
+  type Row,
+  type RowStream,
+} from './engine.js';
+
+export { EngineError };
 
 export interface DuckDBEngineOptions {
   /** Database file; default in-memory. The lake itself is Parquet, so in-memory is the norm. */
@@ -16,18 +25,6 @@ export interface DuckDBEngineOptions {
   readonly tempDirectory?: string;
   /** false lets DuckDB stream large writes without buffering to keep row order. */
   readonly preserveInsertionOrder?: boolean;
-}
-
-/** Raised for SQL the engine rejects or cannot run; carries the SQL for the user. */
-export class EngineError extends Error {
-  readonly code = 'ENGINE_ERROR';
-  constructor(
-    message: string,
-    readonly sql: string,
-  ) {
-    super(message);
-    this.name = 'EngineError';
-  }
 }
 
 /** The embedded engine: DuckDB in this process. */

@@ -1,5 +1,17 @@
 import type { Dialect } from '../sql/dialect.js';
 
+/** Raised for SQL the engine rejects or cannot run; carries the SQL for the user. */
+export class EngineError extends Error {
+  readonly code = 'ENGINE_ERROR';
+  constructor(
+    message: string,
+    readonly sql: string,
+  ) {
+    super(message);
+    this.name = 'EngineError';
+  }
+}
+
 /** A column of a query result as the engine reports it. */
 export interface ResultColumn {
   readonly name: string;

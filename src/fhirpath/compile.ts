@@ -519,7 +519,7 @@ export class FhirPathCompiler {
     const want = rep ?? this.repOf(v);
     switch (v.k) {
       case 'empty':
-        return `CAST(NULL AS ${SQL_TYPE[want]})`;
+        return d.sqlCast('NULL', SQL_TYPE[want]);
       case 'root':
         return this.scalar(this.rootAsPath(v), rep);
       case 'choice':

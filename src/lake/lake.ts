@@ -165,7 +165,8 @@ export class Lake {
     this.current = next;
     const after = referencedFiles(next);
     for (const f of before) {
-      if (!after.has(f)) rmSync(this.resolve(f), { force: true });
+      // recursive: a table written by a distributed engine is a folder of part files.
+      if (!after.has(f)) rmSync(this.resolve(f), { force: true, recursive: true });
     }
   }
 
@@ -205,7 +206,9 @@ export class Lake {
       const root = path.join(this.dir, folder);
       if (!existsSync(root)) continue;
       for (const file of walk(root)) {
-        if (!keep.has(this.relative(file))) rmSync(file, { force: true });
+        const rel = this.relative(file);
+        // Part files inside a kept folder (a table a distributed engine wrote) stay.
+        if (!keep.has(rel) && !keep.has(path.dirname(rel))) rmSync(file, { force: true });
       }
     }
   }

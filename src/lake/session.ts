@@ -1,31 +1,31 @@
 /**
- * A query session over a lake: an embedded DuckDB engine with one SQL view per resource
- * type and per materialised view, ready for compiled ViewDefinitions and plain SQL.
+ * A query session over a lake: an engine (embedded DuckDB, or a Spark cluster) with one
+ * table per resource type and per materialised view, ready for compiled ViewDefinitions
+ * and plain SQL.
  */
-import { DuckDBEngine } from '../engine/duckdb-engine.js';
-import type { QueryResult, RowStream } from '../engine/engine.js';
+import type { Engine, QueryResult, RowStream } from '../engine/engine.js';
+import { openEngine, type EngineChoice } from '../engine/open-engine.js';
 import { FHIR_R4_RESOURCE_TYPES } from '../ingest/resource-types.js';
 import { Lake } from './lake.js';
 
-export interface SessionOptions {
-  readonly memoryLimit?: string;
-  readonly threads?: number;
-}
+export type SessionOptions = EngineChoice;
 
 export class LakeSession {
   private constructor(
     readonly lake: Lake,
-    readonly engine: DuckDBEngine,
+    readonly engine: Engine,
   ) {}
 
   static async open(dir: string, options: SessionOptions = {}): Promise<LakeSession> {
     const lake = Lake.open(dir);
-    const engine = await DuckDBEngine.create({
-      ...(options.memoryLimit === undefined ? {} : { memoryLimit: options.memoryLimit }),
-      ...(options.threads === undefined ? {} : { threads: options.threads }),
-    });
-    // Every resource type gets a table, so a view over a type the lake lacks returns no rows.
-    await lake.register(engine, FHIR_R4_RESOURCE_TYPES);
+    const engine = await openEngine(options);
+    try {
+      // Every resource type gets a table, so a view over a type the lake lacks returns no rows.
+      await lake.register(engine, FHIR_R4_RESOURCE_TYPES);
+    } catch (err) {
+      await engine.close();
+      throw err;
+    }
     return new LakeSession(lake, engine);
   }
 

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { LakeSession } from '../lake/session.js';
 import { compileView } from './compile.js';
 import type { ViewEntry } from '../lake/manifest.js';
+import type { EngineChoice } from '../engine/open-engine.js';
 
 export interface MaterializeResult {
   readonly name: string;
@@ -23,8 +24,9 @@ export class MaterializeError extends Error {
 export async function materializeViews(
   lakeDir: string,
   views: ReadonlyArray<{ readonly view: unknown; readonly source: string }>,
+  engine: EngineChoice = {},
 ): Promise<MaterializeResult[]> {
-  const session = await LakeSession.open(lakeDir);
+  const session = await LakeSession.open(lakeDir, engine);
   const unlock = session.lake.lock();
   const written: string[] = [];
   try {
@@ -68,7 +70,8 @@ export async function materializeViews(
     written.length = 0;
     return results;
   } finally {
-    for (const f of written) rmSync(f, { force: true });
+    // A distributed engine writes a folder of part files.
+    for (const f of written) rmSync(f, { force: true, recursive: true });
     unlock();
     await session.close();
   }

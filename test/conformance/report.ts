@@ -1,17 +1,28 @@
 /**
  * `npm run conformance`: runs the SQL-on-FHIR v2 suite and writes the official
- * test-report JSON (default docs/conformance-report.json; override with --out FILE).
+ * test-report JSON (default docs/conformance-report.json, or
+ * docs/conformance-report-<engine>.json with --engine spark; override with --out FILE).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { runSuite, suiteAvailable, SUITE_DIR } from './runner.js';
+import { KNOWN_ENGINES, type EngineName } from '../engines.js';
 
 const { values } = parseArgs({
-  options: { out: { type: 'string' }, verbose: { type: 'boolean' } },
+  options: {
+    out: { type: 'string' },
+    engine: { type: 'string', default: 'duckdb' },
+    verbose: { type: 'boolean' },
+  },
 });
 if (!suiteAvailable) {
   console.error(`The conformance suite is not at ${SUITE_DIR}; nothing to run.`);
+  process.exit(2);
+}
+const engine = values.engine as EngineName;
+if (!(KNOWN_ENGINES as readonly string[]).includes(engine)) {
+  console.error(`Unknown engine ${engine}; known: ${KNOWN_ENGINES.join(', ')}`);
   process.exit(2);
 }
 let passed = 0;
@@ -22,8 +33,13 @@ const report = await runSuite((file, test, r) => {
     failed++;
     console.log(`FAIL ${file} › ${test.title}: ${r.reason ?? ''}`);
   }
-});
-const out = values.out ?? path.join('docs', 'conformance-report.json');
+}, engine);
+const out =
+  values.out ??
+  path.join(
+    'docs',
+    engine === 'duckdb' ? 'conformance-report.json' : `conformance-report-${engine}.json`,
+  );
 mkdirSync(path.dirname(out), { recursive: true });
 writeFileSync(out, JSON.stringify(report, null, 2) + '\n');
 console.log(`${passed} passed, ${failed} failed`);

@@ -7,7 +7,8 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { DuckDBEngine } from '../../src/engine/duckdb-engine.js';
+import { DuckDBEngine } from '../../src/engine/duckdb-engine.js';
+import type { Engine } from '../../src/engine/engine.js';
 import { createEngine, type EngineName } from '../engines.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -82,11 +83,19 @@ export function resourcesFromJson(text: string, file = 'inline.json'): ParsedRes
   return (parseLossless(text) as LosslessValue[]).map((r, i) => toResource(r, i, file));
 }
 
-/** Loads a file's resources into a fresh engine, one table per resource type. */
+/**
+ * Loads a file's resources into a fresh engine, one table per resource type. DuckDB
+ * creates tables from the staged rows; other engines read the same rows as Parquet files
+ * written by DuckDB, as they read a lake.
+ */
 export async function engineFor(
   suite: SuiteFile,
   engineName: EngineName = 'duckdb',
-): Promise<{ engine: DuckDBEngine; columnsOf: (t: string) => ReadonlySet<string> | undefined }> {
+): Promise<{
+  engine: Engine;
+  columnsOf: (t: string) => ReadonlySet<string> | undefined;
+  close: () => Promise<void>;
+}> {
   const engine = await createEngine(engineName);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'medlake-sof-'));
   const writers = new Map<string, StagingWriter>();
@@ -99,24 +108,37 @@ export async function engineFor(
     }
     await w.add({ resource: r, load: 1, seq: seq++ });
   }
-  await engine.exec('CREATE SCHEMA IF NOT EXISTS fhir');
+  const writer = engineName === 'duckdb' ? engine : await DuckDBEngine.create();
+  const d = engine.dialect;
+  for (const sql of d.sqlSessionSetup()) await engine.exec(sql);
   for (const [type, w] of writers) {
     await w.close();
-    const q = (x: string): string => engine.dialect.quoteString(x);
-    await engine.exec(
-      `CREATE TABLE ${engine.dialect.sqlResourceTable(type)} AS SELECT ${w.selectLakeColumns()} FROM ${w.stagedRows(q)}`,
-    );
+    const q = (x: string): string => writer.dialect.quoteString(x);
+    const rows = `SELECT ${w.selectLakeColumns()} FROM ${w.stagedRows(q)}`;
+    if (engine === writer) {
+      await engine.exec(`CREATE TABLE ${d.sqlResourceTable(type)} AS ${rows}`);
+    } else {
+      const file = path.join(dir, `${type}.parquet`);
+      await writer.copyToParquet(rows, file);
+      await engine.exec(
+        d.sqlCreateView(d.sqlResourceTable(type), `SELECT * FROM ${d.sqlParquetScan([file])}`),
+      );
+    }
   }
-  rmSync(dir, { recursive: true, force: true });
+  if (writer !== engine) await writer.close();
   const columnsOf = (t: string): ReadonlySet<string> => {
     const w = writers.get(t);
     return new Set(['id', ...(w?.elementColumns ?? [])]);
   };
-  return { engine, columnsOf };
+  const close = async (): Promise<void> => {
+    await engine.close();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  return { engine, columnsOf, close };
 }
 
 export async function runCase(
-  engine: DuckDBEngine,
+  engine: Engine,
   columnsOf: (t: string) => ReadonlySet<string> | undefined,
   test: SuiteCase,
   unionAll: 'auto' | 'rows' = 'auto',
@@ -198,10 +220,11 @@ export type Report = Record<string, { tests: { name: string; result: CaseResult 
 
 export async function runSuite(
   onCase?: (file: string, test: SuiteCase, r: CaseResult) => void,
+  engineName: EngineName = 'duckdb',
 ): Promise<Report> {
   const report: Report = {};
   for (const suite of loadSuite()) {
-    const { engine, columnsOf } = await engineFor(suite);
+    const { engine, columnsOf, close } = await engineFor(suite, engineName);
     const tests: { name: string; result: CaseResult }[] = [];
     for (const t of suite.tests) {
       const result = await runCase(engine, columnsOf, t);
@@ -209,7 +232,7 @@ export async function runSuite(
       tests.push({ name: t.title, result });
     }
     report[suite.file] = { tests };
-    await engine.close();
+    await close();
   }
   return report;
 }
