@@ -41,3 +41,22 @@ export type {
   SourceFile,
 } from './ingest/types.js';
 export { IngestSourceError } from './ingest/types.js';
+export {
+  startCluster,
+  stopCluster,
+  clusterStatus,
+  ClusterError,
+  type ClusterInfo,
+  type ClusterStatus,
+} from './engine/spark/cluster.js';
+export { SparkEngine, type SparkEngineOptions } from './engine/spark/spark-engine.js';
+export { SparkDialect } from './sql/dialects/spark.js';
+export {
+  openEngine,
+  resolveEngine,
+  ENGINE_NAMES,
+  EngineChoiceError,
+  type EngineChoice,
+  type EngineName,
+} from './engine/open-engine.js';
+export { findSparkHome, SparkNotInstalledError } from './engine/spark/spark-home.js';

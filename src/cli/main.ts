@@ -16,6 +16,7 @@ import { validateView } from '../views/view-definition.js';
 import { materializeViews } from '../views/materialize.js';
 import { dialectByName, DIALECT_NAMES } from '../sql/dialects/index.js';
 import { IngestSourceError } from '../ingest/types.js';
+import { registerClusterCommand } from './cluster-command.js';
 import { ENGINE_NAMES, EngineChoiceError, type EngineChoice } from '../engine/open-engine.js';
 
 class UsageError extends Error {}
@@ -65,7 +66,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   const program = new Command();
   program
     .name('medlake')
-    .description('FHIR R4 lake, SQL-on-FHIR v2 views and analytics on DuckDB')
+    .description(
+      'FHIR R4 lake, SQL-on-FHIR v2 views and analytics on DuckDB (embedded) or Apache Spark',
+    )
     .version(packageVersion(), '-V, --version')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
@@ -295,6 +298,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         }
       },
     );
+
+  registerClusterCommand(program);
 
   try {
     await program.parseAsync(argv as string[]);
