@@ -58,6 +58,11 @@ export class DuckDBEngine implements Engine {
     }
   }
 
+  async execAll(statements: readonly string[]): Promise<void> {
+    // One connection runs one statement at a time.
+    for (const sql of statements) await this.exec(sql);
+  }
+
   async query(sql: string): Promise<QueryResult> {
     const stream = await this.stream(sql);
     const rows: Row[] = [];

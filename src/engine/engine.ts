@@ -41,6 +41,8 @@ export interface Engine {
   readonly dialect: Dialect;
   /** Runs a statement that returns no rows. */
   exec(sql: string): Promise<void>;
+  /** Runs independent statements (order among them is not kept); all must succeed. */
+  execAll(statements: readonly string[]): Promise<void>;
   /** Runs a query and returns all rows (for small results). */
   query(sql: string): Promise<QueryResult>;
   /** Runs a query and streams its rows in batches. */

@@ -102,7 +102,8 @@ export class Lake {
    */
   async register(engine: Engine, resourceTypes: Iterable<string> = []): Promise<void> {
     const d = engine.dialect;
-    const statements = [...d.sqlSessionSetup()];
+    for (const sql of d.sqlSessionSetup()) await engine.exec(sql);
+    const statements: string[] = [];
     const done = new Set<string>();
     for (const [type, entry] of Object.entries(this.current.types)) {
       if (entry.files.length === 0) continue;
@@ -130,8 +131,7 @@ export class Lake {
         ),
       );
     }
-    // One statement at a time: not every engine takes several in one call.
-    for (const sql of statements) await engine.exec(sql);
+    await engine.execAll(statements);
   }
 
   info(): LakeInfo {
