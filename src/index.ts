@@ -60,3 +60,4 @@ export {
   type EngineName,
 } from './engine/open-engine.js';
 export { findSparkHome, SparkNotInstalledError } from './engine/spark/spark-home.js';
+export { loadIntoLakeOnSpark, SparkLoadError, type SparkLoadOptions } from './lake/spark-load.js';

@@ -24,6 +24,7 @@ const VIEWS = readdirSync(VIEWS_DIR)
 
 let tmp = '';
 let lake = '';
+let data = '';
 /** Rows of every example view on DuckDB, the reference. */
 const reference = new Map<string, unknown[]>();
 
@@ -49,7 +50,7 @@ function sorted(rows: unknown[]): string[] {
 beforeAll(async () => {
   tmp = makeTempDir('engine-cli');
   lake = path.join(tmp, 'lake');
-  const data = path.join(tmp, 'data');
+  data = path.join(tmp, 'data');
   await generateBenchData({ outDir: data, resources: 400, seed: 11 });
   await loadIntoLake(lake, [data]);
   for (const v of VIEWS) {
@@ -111,6 +112,20 @@ describe.each(testEngines())('query commands on %s', (engine) => {
         ...engineArgs(other),
       ]);
       expect(ndjson(q)).toEqual([{ n: expected }]);
+    }
+  }, 180_000);
+
+  it('ingests with this engine into a lake the example views read the same', async () => {
+    const own = path.join(tmp, `lake-${engine}`);
+    const r = await runCli(['ingest', data, '--lake', own, '--json', ...engineArgs(engine)]);
+    expect(r.code, r.stderr).toBe(0);
+    const summary = JSON.parse(r.stdout) as { added: number; quarantined: number };
+    expect(summary.quarantined).toBe(0);
+    for (const v of ['patient.json', 'observation.json']) {
+      const rows = ndjson(
+        await runCli(['view', 'run', path.join(VIEWS_DIR, v), '--lake', own, '--format', 'ndjson']),
+      );
+      expect(sorted(rows)).toEqual(sorted(reference.get(v)!));
     }
   }, 180_000);
 

@@ -76,8 +76,11 @@ describe('Spark dialect (compile only)', () => {
   it('names exactly the given files in one Parquet glob, escaping glob characters', () => {
     const d = new SparkDialect();
     expect(d.sqlParquetScan(['/lake/a.parquet'])).toBe('parquet.`/lake/a.parquet`');
-    expect(d.sqlParquetScan(['/lake/a.parquet', '/l{x}/b,c.parquet'])).toBe(
-      'parquet.`{/lake/a.parquet,/l\\{x\\}/b\\,c.parquet}`',
+    expect(d.sqlParquetScan(['/lake/data/P/a.parquet', '/lake/data/P/p-2/b,c.parquet'])).toBe(
+      'parquet.`/lake/data/P/{a.parquet,p-2/b\\,c.parquet}`',
+    );
+    expect(d.sqlParquetScan(['/l{x}/a.parquet', '/l{x}/b.parquet'])).toBe(
+      'parquet.`/l\\{x\\}/{a.parquet,b.parquet}`',
     );
   });
 

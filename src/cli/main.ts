@@ -8,7 +8,8 @@ import { ExitCode } from './exit-codes.js';
 import { OUTPUT_FORMATS, OutputError, writeRows, type OutputFormat } from './output.js';
 import { Progress } from './progress.js';
 import { resolveLakeDir, Lake } from '../lake/lake.js';
-import { loadIntoLake, type LoadSummary } from '../lake/load.js';
+import { loadIntoLake, type LoadProgress, type LoadSummary } from '../lake/load.js';
+import { loadIntoLakeOnSpark } from '../lake/spark-load.js';
 import { LakeSession } from '../lake/session.js';
 import { compileView } from '../views/compile.js';
 import { viewRows } from '../views/run.js';
@@ -17,7 +18,13 @@ import { materializeViews } from '../views/materialize.js';
 import { dialectByName, DIALECT_NAMES } from '../sql/dialects/index.js';
 import { IngestSourceError } from '../ingest/types.js';
 import { registerClusterCommand } from './cluster-command.js';
-import { ENGINE_NAMES, EngineChoiceError, type EngineChoice } from '../engine/open-engine.js';
+import {
+  ENGINE_NAMES,
+  EngineChoiceError,
+  openEngine,
+  resolveEngine,
+  type EngineChoice,
+} from '../engine/open-engine.js';
 
 class UsageError extends Error {}
 
@@ -102,15 +109,33 @@ export async function main(argv: readonly string[]): Promise<number> {
       'DuckDB memory for the merge; it spills to disk beyond it',
       '256MB',
     )
+    .addOption(engineOption())
+    .addOption(sparkOption())
     .action(
-      async (paths: string[], opts: { lake?: string; json?: boolean; memoryLimit: string }) => {
+      async (
+        paths: string[],
+        opts: EngineFlags & { lake?: string; json?: boolean; memoryLimit: string },
+      ) => {
         const dir = resolveLakeDir(opts.lake);
         const progress =
           opts.json !== true && process.stderr.isTTY ? new Progress(process.stderr) : undefined;
-        const summary = await loadIntoLake(dir, paths, {
-          memoryLimit: opts.memoryLimit,
-          ...(progress === undefined ? {} : { onProgress: (p) => progress.update(p) }),
-        });
+        const onProgress =
+          progress === undefined ? {} : { onProgress: (p: LoadProgress) => progress.update(p) };
+        let summary: LoadSummary;
+        if (resolveEngine(engineChoice(opts)).engine === 'spark') {
+          // Bulk NDJSON parsed and merged on the cluster, into the same lake layout.
+          const engine = await openEngine(engineChoice(opts));
+          try {
+            summary = await loadIntoLakeOnSpark(dir, paths, { engine, ...onProgress });
+          } finally {
+            await engine.close();
+          }
+        } else {
+          summary = await loadIntoLake(dir, paths, {
+            memoryLimit: opts.memoryLimit,
+            ...onProgress,
+          });
+        }
         progress?.done();
         if (opts.json === true)
           stdout.write(

@@ -47,7 +47,8 @@ const MAX_DOCUMENT_BYTES = 500 << 20;
 /** Manifests are small; only a file whose first bytes mention transactionTime is read fully. */
 const MANIFEST_SNIFF_BYTES = 64 << 10;
 const MAX_MANIFEST_BYTES = 64 << 20;
-const QUARANTINE_TEXT_CHARS = 4096;
+/** Characters of a quarantined record's text kept in the quarantine file. */
+export const QUARANTINE_TEXT_CHARS = 4096;
 /** Prefix of ids derived from content, so they are recognisable and still valid FHIR ids. */
 export const DERIVED_ID_PREFIX = 'sha256-';
 
@@ -335,7 +336,8 @@ export function deriveResourceId(canonicalJson: string): string {
   return DERIVED_ID_PREFIX + createHash('sha256').update(canonicalJson).digest('hex').slice(0, 32);
 }
 
-function quarantine(
+/** A quarantined record with its text cut to QUARANTINE_TEXT_CHARS. */
+export function quarantine(
   code: QuarantineCode,
   reason: string,
   source: SourcePosition,

@@ -149,7 +149,8 @@ export async function stageSources(
   };
 }
 
-function quarantineLine(rec: QuarantinedRecord): string {
+/** One line of a load's quarantine file (NDJSON). */
+export function quarantineLine(rec: QuarantinedRecord): string {
   return JSON.stringify({
     file: rec.source.file,
     line: rec.source.line,

@@ -325,10 +325,22 @@ export class SparkDialect implements Dialect {
   }
 
   sqlParquetScan(files: readonly string[]): string {
-    // One Hadoop glob with {a,b} alternatives names exactly these files.
-    const glob = files.map((f) => f.replace(/[\\{}[\]*?,]/g, (c) => `\\${c}`));
-    const path = glob.length === 1 ? glob[0]! : `{${glob.join(',')}}`;
-    return `parquet.${this.quoteIdent(path)}`;
+    // One Hadoop glob names exactly these files: their common folder, then {a,b}
+    // alternatives relative to it (a pattern starting with `{` would be read as relative).
+    const escape = (p: string): string => p.replace(/[\\{}[\]*?,]/g, (c) => `\\${c}`);
+    if (files.length === 1) return `parquet.${this.quoteIdent(escape(files[0]!))}`;
+    const parts = files.map((f) => f.split('/'));
+    let common = 0;
+    const first = parts[0]!;
+    while (
+      common < first.length - 1 &&
+      parts.every((p) => common < p.length - 1 && p[common] === first[common])
+    ) {
+      common++;
+    }
+    const base = first.slice(0, common).join('/');
+    const rels = parts.map((p) => escape(p.slice(common).join('/')));
+    return `parquet.${this.quoteIdent(`${escape(base)}/{${rels.join(',')}}`)}`;
   }
 
   sqlLimit(n: number): string {
