@@ -18,6 +18,7 @@ import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { format, resolveConfig } from 'prettier';
 import {
   LakeSession,
   compileView,
@@ -197,7 +198,7 @@ function render(results: readonly Timing[], machine: string): string {
   return lines.join('\n');
 }
 
-function updateDoc(section: string): void {
+async function updateDoc(section: string): Promise<void> {
   const doc = readFileSync(DOC, 'utf8');
   const a = doc.indexOf(SPARK_DOC_BEGIN);
   const b = doc.indexOf(SPARK_DOC_END);
@@ -205,7 +206,9 @@ function updateDoc(section: string): void {
     a >= 0 && b > a
       ? doc.slice(0, a) + section + doc.slice(b + SPARK_DOC_END.length)
       : `${doc.trimEnd()}\n\n## Spark: 1 and 2 workers, and DuckDB\n\n${section}\n`;
-  writeFileSync(DOC, next);
+  // Formatted with the repository's Prettier settings, so `npm run lint` stays clean.
+  const config = (await resolveConfig(DOC)) ?? {};
+  writeFileSync(DOC, await format(next, { ...config, filepath: DOC }));
 }
 
 const results: Timing[] = [];
@@ -258,5 +261,5 @@ const file = join(OUT, `spark-results-${new Date().toISOString().slice(0, 10)}.j
 writeFileSync(file, JSON.stringify({ machine, results }, null, 2) + '\n');
 const section = render(results, machine);
 process.stdout.write(section + '\n');
-if (!values['no-doc']) updateDoc(section);
+if (!values['no-doc']) await updateDoc(section);
 log(`results in ${file}`);
