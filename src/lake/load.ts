@@ -31,7 +31,7 @@ import {
   type StageTask,
   type StagedType,
 } from './stage.js';
-import type { LoadCounts, Manifest, TypeEntry } from './manifest.js';
+import type { LoadCounts, LoadRecord, Manifest, TypeEntry } from './manifest.js';
 
 export interface LoadProgress {
   readonly bytesRead: number;
@@ -187,47 +187,22 @@ async function runLoad(
       writeFileSync(lake.resolve(rel), parts.map((f) => readFileSync(f, 'utf8')).join(''));
       quarantineFile = rel;
     }
-    const mergeMs = Date.now() - started - readMs;
-    const committedAt = new Date().toISOString();
-    const next: Manifest = {
-      ...base,
-      commit: loadId,
-      updatedAt: committedAt,
-      types,
-      loads: [
-        ...base.loads,
-        {
-          id: loadId,
-          startedAt,
-          committedAt,
-          sources: digests,
-          counts,
-          quarantined,
-          quarantineFile,
-          derivedIds,
-        },
-      ],
-    };
-    lake.commit(next);
-    const sum = (k: keyof LoadCounts): number =>
-      Object.values(counts).reduce((a, c) => a + c[k], 0);
-    return {
-      lake: lake.dir,
+    return commitLoad({
+      lake,
+      base,
       loadId,
-      sources: sources.length,
+      startedAt,
+      started,
+      readMs,
+      types,
+      counts,
+      digests,
+      sourceCount: sources.length,
       bytes: bytesTotal,
-      resources: counts,
-      read: sum('read'),
-      added: sum('added'),
-      updated: sum('updated'),
-      unchanged: sum('unchanged'),
-      superseded: sum('superseded'),
       quarantined,
       quarantineFile,
       derivedIds,
-      durationMs: Date.now() - started,
-      phases: { readMs, mergeMs },
-    };
+    });
   } finally {
     await engine.close();
     lake.collectGarbage();
@@ -522,4 +497,67 @@ function stageInWorker(
       if (code !== 0) reject(new Error(`staging worker stopped with exit code ${code}`));
     });
   });
+}
+
+/** What a finished load commits and reports (the embedded and the Spark load share it). */
+export interface FinishedLoad {
+  readonly lake: Lake;
+  readonly base: Manifest;
+  readonly loadId: number;
+  readonly startedAt: string;
+  /** Date.now() when the load started, and how long reading took. */
+  readonly started: number;
+  readonly readMs: number;
+  readonly types: Manifest['types'];
+  readonly counts: Record<string, LoadCounts>;
+  readonly digests: LoadRecord['sources'];
+  readonly sourceCount: number;
+  readonly bytes: number;
+  readonly quarantined: number;
+  readonly quarantineFile: string | null;
+  readonly derivedIds: number;
+}
+
+/** Commits the load's manifest (atomic) and returns its summary. */
+export function commitLoad(f: FinishedLoad): LoadSummary {
+  const mergeMs = Date.now() - f.started - f.readMs;
+  const committedAt = new Date().toISOString();
+  f.lake.commit({
+    ...f.base,
+    commit: f.loadId,
+    updatedAt: committedAt,
+    types: f.types,
+    loads: [
+      ...f.base.loads,
+      {
+        id: f.loadId,
+        startedAt: f.startedAt,
+        committedAt,
+        sources: f.digests,
+        counts: f.counts,
+        quarantined: f.quarantined,
+        quarantineFile: f.quarantineFile,
+        derivedIds: f.derivedIds,
+      },
+    ],
+  });
+  const sum = (k: keyof LoadCounts): number =>
+    Object.values(f.counts).reduce((a, c) => a + c[k], 0);
+  return {
+    lake: f.lake.dir,
+    loadId: f.loadId,
+    sources: f.sourceCount,
+    bytes: f.bytes,
+    resources: f.counts,
+    read: sum('read'),
+    added: sum('added'),
+    updated: sum('updated'),
+    unchanged: sum('unchanged'),
+    superseded: sum('superseded'),
+    quarantined: f.quarantined,
+    quarantineFile: f.quarantineFile,
+    derivedIds: f.derivedIds,
+    durationMs: Date.now() - f.started,
+    phases: { readMs: f.readMs, mergeMs },
+  };
 }

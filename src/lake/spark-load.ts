@@ -51,7 +51,7 @@ import {
 } from '../ingest/types.js';
 import { Lake } from './lake.js';
 import { LAKE_COLUMNS, isStorableElementName } from './layout.js';
-import type { LoadProgress, LoadSummary } from './load.js';
+import { commitLoad, type LoadProgress, type LoadSummary } from './load.js';
 import type { LoadCounts, Manifest, TypeEntry } from './manifest.js';
 
 export interface SparkLoadOptions {
@@ -287,46 +287,22 @@ class SparkLoad {
         renameSync(read.quarantinePath, lake.resolve(quarantineFile));
       }
       const digests = await digesting;
-      const mergeMs = Date.now() - this.started - readMs;
-      const committedAt = new Date().toISOString();
-      lake.commit({
-        ...base,
-        commit: loadId,
-        updatedAt: committedAt,
-        types,
-        loads: [
-          ...base.loads,
-          {
-            id: loadId,
-            startedAt,
-            committedAt,
-            sources: digests,
-            counts,
-            quarantined: read.quarantined,
-            quarantineFile,
-            derivedIds: read.derivedIds,
-          },
-        ],
-      });
-      const sum = (k: keyof LoadCounts): number =>
-        Object.values(counts).reduce((a, c) => a + c[k], 0);
-      return {
-        lake: lake.dir,
+      return commitLoad({
+        lake,
+        base,
         loadId,
-        sources: this.sources.length,
+        startedAt,
+        started: this.started,
+        readMs,
+        types,
+        counts,
+        digests,
+        sourceCount: this.sources.length,
         bytes: this.bytesTotal,
-        resources: counts,
-        read: sum('read'),
-        added: sum('added'),
-        updated: sum('updated'),
-        unchanged: sum('unchanged'),
-        superseded: sum('superseded'),
         quarantined: read.quarantined,
         quarantineFile,
         derivedIds: read.derivedIds,
-        durationMs: Date.now() - this.started,
-        phases: { readMs, mergeMs },
-      };
+      });
     } finally {
       await this.dropViews();
       if (this.footers !== undefined) await (await this.footers).close();
