@@ -18,6 +18,7 @@ import { materializeViews } from '../views/materialize.js';
 import { dialectByName, DIALECT_NAMES } from '../sql/dialects/index.js';
 import { IngestSourceError } from '../ingest/types.js';
 import { registerClusterCommand } from './cluster-command.js';
+import { registerSynthCommand } from './synth-command.js';
 import {
   ENGINE_NAMES,
   EngineChoiceError,
@@ -324,6 +325,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       },
     );
 
+  registerSynthCommand(program);
   registerClusterCommand(program);
 
   try {

@@ -1,0 +1,91 @@
+/**
+ * `medlake synth`: writes a synthetic population (FHIR R4 NDJSON + truth.json).
+ * Thin: parse, call src/synth, render a one-line summary.
+ */
+import { InvalidArgumentError, Option } from 'commander';
+import type { Command } from 'commander';
+import { SYNTH_DEFAULTS, SYNTH_REGIONS, SynthError, synthesize } from '../synth/index.js';
+import type { SynthRegion, SynthSummary } from '../synth/index.js';
+
+function positiveInt(name: string, min: number): (v: string) => number {
+  return (v) => {
+    const n = Number(v);
+    if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n < min)
+      throw new InvalidArgumentError(`${name} must be an integer of at least ${min}`);
+    return n;
+  };
+}
+
+function dateArg(v: string): string {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(v) || Number.isNaN(Date.parse(`${v}T00:00:00Z`)))
+    throw new InvalidArgumentError('expected a date YYYY-MM-DD, e.g. 2015-01-01');
+  return v;
+}
+
+/** e.g. `10000 patients, 1234567 resources (Patient 10000, ...), 423.1 MB in 4.1 s, 2439 patients/s` */
+export function synthSummaryLine(s: SynthSummary): string {
+  const total = Object.values(s.resources).reduce((a, b) => a + b, 0);
+  const byType = Object.entries(s.resources)
+    .map(([t, n]) => `${t} ${n}`)
+    .join(', ');
+  const secs = s.durationMs / 1000;
+  const rate = secs > 0 ? Math.round(s.patients / secs) : s.patients;
+  return (
+    `${s.patients} patients, ${total} resources (${byType}), ` +
+    `${(s.bytes / 1e6).toFixed(1)} MB in ${secs.toFixed(1)} s, ${rate} patients/s → ${s.outDir}`
+  );
+}
+
+export function registerSynthCommand(program: Command): void {
+  program
+    .command('synth')
+    .description('generate a synthetic FHIR R4 population (NDJSON per type) with truth.json')
+    .requiredOption('--patients <n>', 'number of patients', positiveInt('--patients', 1))
+    .option('--seed <n>', 'random seed', positiveInt('--seed', 0), SYNTH_DEFAULTS.seed)
+    .option('--start <date>', 'first day of the simulated window', dateArg, SYNTH_DEFAULTS.start)
+    .option(
+      '--end <date>',
+      'last day of the window (ages follow the census here)',
+      dateArg,
+      SYNTH_DEFAULTS.end,
+    )
+    .option('--out <dir>', 'output folder', SYNTH_DEFAULTS.outDir)
+    .addOption(
+      new Option('--region <region>', 'population tables').choices(SYNTH_REGIONS).default('us'),
+    )
+    .option('--json', 'print the summary as JSON')
+    .action(
+      async (
+        opts: {
+          patients: number;
+          seed: number;
+          start: string;
+          end: string;
+          out: string;
+          region: SynthRegion;
+          json?: boolean;
+        },
+        cmd: Command,
+      ) => {
+        let summary: SynthSummary;
+        try {
+          summary = await synthesize({
+            patients: opts.patients,
+            seed: opts.seed,
+            start: opts.start,
+            end: opts.end,
+            region: opts.region,
+            outDir: opts.out,
+          });
+        } catch (err) {
+          // Bad combinations (start after end, a region not there yet) are usage errors.
+          if (err instanceof SynthError)
+            cmd.error(`error: ${err.message}`, { exitCode: 2, code: err.code });
+          throw err;
+        }
+        process.stdout.write(
+          (opts.json === true ? JSON.stringify(summary) : synthSummaryLine(summary)) + '\n',
+        );
+      },
+    );
+}

@@ -1,0 +1,159 @@
+/**
+ * `synthesize`: writes a synthetic population as FHIR R4 NDJSON plus truth.json.
+ * Patients are generated one at a time from their own PRNG and written at once; only the
+ * shared sites and fixed-size truth counters stay in memory.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { parseDay, yearOf } from './dates.js';
+import { simulatePatient } from './patient-history.js';
+import type { SynthWindow } from './patient-history.js';
+import { patientResources } from './patient-resources.js';
+import { PRACTITIONERS_PER_SITE, makeSite, siteCount } from './shared-resources.js';
+import type { JsonResource, Site } from './shared-resources.js';
+import { SYNTH_REGIONS, TruthRecorder } from './truth.js';
+import type { SynthArguments, SynthRegion, Truth } from './truth.js';
+import { NdjsonWriter } from './write-ndjson.js';
+
+export { SYNTH_GENERATOR, SYNTH_REGIONS, SYNTH_VERSION } from './truth.js';
+export type { SynthArguments, SynthRegion, Truth } from './truth.js';
+export { BED_COUNT_EXTENSION_URL } from './shared-resources.js';
+
+export const SYNTH_DEFAULTS = {
+  seed: 1,
+  start: '2015-01-01',
+  end: '2025-12-31',
+  region: 'us',
+  outDir: './medlake-synth',
+} as const;
+
+/** Output order of the NDJSON files' types in counts and truth.json. */
+export const SYNTH_RESOURCE_TYPES = [
+  'Organization',
+  'Location',
+  'Practitioner',
+  'Patient',
+  'Encounter',
+  'Condition',
+  'Observation',
+] as const;
+
+export interface SynthOptions {
+  readonly patients: number;
+  readonly seed?: number;
+  /** First day of the window, YYYY-MM-DD. */
+  readonly start?: string;
+  /** Last day of the window, YYYY-MM-DD; ages follow the census at this date. */
+  readonly end?: string;
+  readonly region?: SynthRegion;
+  readonly outDir?: string;
+  readonly onProgress?: (patientsDone: number) => void;
+}
+
+export interface SynthSummary {
+  readonly outDir: string;
+  readonly patients: number;
+  readonly resources: Record<string, number>;
+  readonly bytes: number;
+  readonly durationMs: number;
+  readonly truthFile: string;
+}
+
+export const SYNTH_ERROR_CODES = {
+  invalidArgument: 'SYNTH_INVALID_ARGUMENT',
+  notImplemented: 'SYNTH_NOT_IMPLEMENTED',
+} as const;
+export type SynthErrorCode = (typeof SYNTH_ERROR_CODES)[keyof typeof SYNTH_ERROR_CODES];
+
+export class SynthError extends Error {
+  constructor(
+    readonly code: SynthErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'SynthError';
+  }
+}
+
+const DATE_RE = /^\d{4}-\d{2}-\d{2}$/;
+
+/** Checks and completes the options; throws SynthError with what to change. */
+export function resolveSynthArguments(options: SynthOptions): SynthArguments {
+  const args: SynthArguments = {
+    patients: options.patients,
+    seed: options.seed ?? SYNTH_DEFAULTS.seed,
+    start: options.start ?? SYNTH_DEFAULTS.start,
+    end: options.end ?? SYNTH_DEFAULTS.end,
+    region: options.region ?? SYNTH_DEFAULTS.region,
+  };
+  const bad = (m: string): SynthError => new SynthError(SYNTH_ERROR_CODES.invalidArgument, m);
+  if (!Number.isSafeInteger(args.patients) || args.patients < 1)
+    throw bad(`patients must be a positive integer, got ${String(args.patients)}`);
+  if (!Number.isSafeInteger(args.seed) || args.seed < 0)
+    throw bad(`seed must be a non-negative integer, got ${String(args.seed)}`);
+  for (const [name, v] of [
+    ['start', args.start],
+    ['end', args.end],
+  ] as const)
+    if (!DATE_RE.test(v) || Number.isNaN(parseDay(v)) || !Number.isNaN(Number(v)))
+      throw bad(`${name} must be a date YYYY-MM-DD, got ${JSON.stringify(v)}`);
+  if (parseDay(args.start) > parseDay(args.end))
+    throw bad(`start (${args.start}) must not be after end (${args.end})`);
+  if (!SYNTH_REGIONS.includes(args.region))
+    throw bad(`region must be one of ${SYNTH_REGIONS.join(', ')}, got ${String(args.region)}`);
+  if (args.region === 'cn')
+    throw new SynthError(
+      SYNTH_ERROR_CODES.notImplemented,
+      'region cn is not yet implemented; use --region us',
+    );
+  return args;
+}
+
+export async function synthesize(options: SynthOptions): Promise<SynthSummary> {
+  const started = Date.now();
+  const args = resolveSynthArguments(options);
+  const outDir = resolve(options.outDir ?? SYNTH_DEFAULTS.outDir);
+  await mkdir(outDir, { recursive: true });
+  const window: SynthWindow = { startDay: parseDay(args.start), endDay: parseDay(args.end) };
+  const truth = new TruthRecorder(args, yearOf(window.startDay), yearOf(window.endDay));
+  const writer = new NdjsonWriter(outDir);
+  const emit = (r: JsonResource): void => writer.write(r.resourceType, JSON.stringify(r));
+  let written: { counts: Record<string, number>; bytes: number };
+  try {
+    const sites: Site[] = [];
+    const nSites = siteCount(args.patients);
+    // Shared resources go first, grouped by type, so each file starts with them.
+    const siteResources = Array.from({ length: nSites }, (_, i) => makeSite(args.seed, i));
+    for (const type of SYNTH_RESOURCE_TYPES)
+      for (const s of siteResources)
+        for (const r of s.resources) if (r.resourceType === type) emit(r);
+    for (const s of siteResources) sites.push(s.site);
+
+    for (let i = 0; i < args.patients; i++) {
+      const h = simulatePatient(args.seed, i, window, nSites, PRACTITIONERS_PER_SITE, truth);
+      patientResources(h, sites, emit);
+      if ((i & 255) === 255) {
+        await writer.drain();
+        options.onProgress?.(i + 1);
+      }
+    }
+    written = await writer.close();
+  } catch (e) {
+    writer.destroy();
+    throw e;
+  }
+  const resources: Record<string, number> = {};
+  for (const type of SYNTH_RESOURCE_TYPES) resources[type] = written.counts[type] ?? 0;
+  const truthFile = join(outDir, 'truth.json');
+  const truthJson: Truth = truth.toJSON(resources);
+  await writeFile(truthFile, JSON.stringify(truthJson, null, 2) + '\n');
+  options.onProgress?.(args.patients);
+  return {
+    outDir,
+    patients: args.patients,
+    resources,
+    bytes: written.bytes,
+    durationMs: Date.now() - started,
+    truthFile,
+  };
+}
