@@ -61,3 +61,15 @@ export {
 } from './engine/open-engine.js';
 export { findSparkHome, SparkNotInstalledError } from './engine/spark/spark-home.js';
 export { loadIntoLakeOnSpark, SparkLoadError, type SparkLoadOptions } from './lake/spark-load.js';
+export {
+  synthesize,
+  resolveSynthArguments,
+  SynthError,
+  SYNTH_DEFAULTS,
+  SYNTH_RESOURCE_TYPES,
+  type SynthOptions,
+  type SynthSummary,
+  type Truth,
+} from './synth/index.js';
+export { synthesizeIntoLake, type SynthLakeSummary } from './synth/write-lake.js';
+export { loadRecordsIntoLake } from './lake/load.js';

@@ -67,6 +67,17 @@ const CODES: Record<string, string> = {
   '59621000': 'hypertension',
   '44054006': 'diabetes',
   '6142004': 'influenza',
+  '55822004': 'hyperlipidemia',
+  '195967001': 'asthma',
+  '13645005': 'copd',
+  '35489007': 'depression',
+  '709044004': 'ckd',
+  '84114007': 'heartFailure',
+  '22298006': 'myocardialInfarction',
+  '230690007': 'stroke',
+  '233604007': 'pneumonia',
+  '68566005': 'uti',
+  '5913000': 'hipFracture',
 };
 
 function conditionKey(c: Json): string {
@@ -164,6 +175,11 @@ describe('synth: integrity', () => {
       );
     }
     for (const o of resources('Observation')) check(o['subject'], o['effectiveDateTime'] as string);
+    for (const r of resources('DiagnosticReport'))
+      check(r['subject'], r['effectiveDateTime'] as string);
+    for (const m of resources('MedicationRequest')) check(m['subject'], m['authoredOn'] as string);
+    for (const a of resources('AllergyIntolerance'))
+      check(a['patient'], a['recordedDate'] as string);
     for (const p of patients.values()) {
       const d = p['deceasedDateTime'] as string | undefined;
       if (d !== undefined) expect(d.slice(0, 10) >= START && d.slice(0, 10) <= END).toBe(true);
@@ -191,7 +207,7 @@ describe('synth: integrity', () => {
 describe('synth: truth against a recount of the NDJSON', () => {
   it('new cases by year × age band × sex equal the incidence strata in truth.json', () => {
     const births = new Map(resources('Patient').map((p) => [p['id'] as string, p]));
-    for (const key of ['hypertension', 'diabetes', 'influenza']) {
+    for (const key of Object.values(CODES)) {
       const recount = new Map<string, number>();
       for (const c of resources('Condition')) {
         if (conditionKey(c) !== key) continue;
@@ -206,6 +222,9 @@ describe('synth: truth against a recount of the NDJSON', () => {
         if (r.cases > 0) fromTruth.set(`${r.year}|${r.ageBand}|${r.sex}`, r.cases);
       expect(Object.fromEntries([...recount].sort()), key).toEqual(
         Object.fromEntries([...fromTruth].sort()),
+      );
+      expect(truth.realised.conditions[key]!.newCases, key).toBe(
+        [...recount.values()].reduce((a, b) => a + b, 0),
       );
     }
   });

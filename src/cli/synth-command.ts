@@ -1,11 +1,15 @@
 /**
- * `medlake synth`: writes a synthetic population (FHIR R4 NDJSON + truth.json).
+ * `medlake synth`: writes a synthetic population (FHIR R4 NDJSON + a Bulk Data
+ * manifest.json + truth.json), or with `--lake` generates straight into a lake.
  * Thin: parse, call src/synth, render a one-line summary.
  */
 import { InvalidArgumentError, Option } from 'commander';
+import { resolveLakeDir } from '../lake/lake.js';
+import type { LoadSummary } from '../lake/load.js';
 import type { Command } from 'commander';
 import { SYNTH_DEFAULTS, SYNTH_REGIONS, SynthError, synthesize } from '../synth/index.js';
 import type { SynthRegion, SynthSummary } from '../synth/index.js';
+import { synthesizeIntoLake } from '../synth/write-lake.js';
 
 function positiveInt(name: string, min: number): (v: string) => number {
   return (v) => {
@@ -50,6 +54,10 @@ export function registerSynthCommand(program: Command): void {
       SYNTH_DEFAULTS.end,
     )
     .option('--out <dir>', 'output folder', SYNTH_DEFAULTS.outDir)
+    .option(
+      '--lake <dir>',
+      'generate straight into this lake (no files in between); truth.json goes to <dir>/truth.json',
+    )
     .addOption(
       new Option('--region <region>', 'population tables').choices(SYNTH_REGIONS).default('us'),
     )
@@ -63,29 +71,45 @@ export function registerSynthCommand(program: Command): void {
           end: string;
           out: string;
           region: SynthRegion;
+          lake?: string;
           json?: boolean;
         },
         cmd: Command,
       ) => {
+        if (opts.lake !== undefined && cmd.getOptionValueSource('out') === 'cli')
+          cmd.error('error: give either --out or --lake, not both', { exitCode: 2 });
+        const synthOptions = {
+          patients: opts.patients,
+          seed: opts.seed,
+          start: opts.start,
+          end: opts.end,
+          region: opts.region,
+        };
         let summary: SynthSummary;
+        let load: LoadSummary | undefined;
         try {
-          summary = await synthesize({
-            patients: opts.patients,
-            seed: opts.seed,
-            start: opts.start,
-            end: opts.end,
-            region: opts.region,
-            outDir: opts.out,
-          });
+          if (opts.lake === undefined)
+            summary = await synthesize({ ...synthOptions, outDir: opts.out });
+          else {
+            const r = await synthesizeIntoLake(resolveLakeDir(opts.lake), synthOptions);
+            summary = r.synth;
+            load = r.load;
+          }
         } catch (err) {
           // Bad combinations (start after end, a region not there yet) are usage errors.
           if (err instanceof SynthError)
             cmd.error(`error: ${err.message}`, { exitCode: 2, code: err.code });
           throw err;
         }
-        process.stdout.write(
-          (opts.json === true ? JSON.stringify(summary) : synthSummaryLine(summary)) + '\n',
-        );
+        const text =
+          opts.json === true
+            ? JSON.stringify(load === undefined ? summary : { ...summary, load })
+            : synthSummaryLine(summary) +
+              (load === undefined
+                ? ''
+                : ` (load ${load.loadId}: ${load.added} added, ${load.updated} updated, ` +
+                  `${load.unchanged} unchanged)`);
+        process.stdout.write(text + '\n');
       },
     );
 }

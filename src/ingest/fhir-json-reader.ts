@@ -249,6 +249,8 @@ async function discoverFolder(dir: string): Promise<SourceFile[]> {
     const manifest = await readManifest(f, sizes.get(f) ?? 0);
     if (manifest === null) continue;
     claimed.add(f);
+    // `medlake synth` writes its ground truth (not FHIR) beside its export's manifest.
+    claimed.add(path.join(path.dirname(f), 'truth.json'));
     for (const sf of await expandManifest(f, manifest)) {
       claimed.add(sf.path);
       fromManifests.push(sf);

@@ -32,6 +32,7 @@ import {
   type StagedType,
 } from './stage.js';
 import type { LoadCounts, LoadRecord, Manifest, TypeEntry } from './manifest.js';
+import { stageRecords, type ResourceProducer } from './stage-records.js';
 
 export interface LoadProgress {
   readonly bytesRead: number;
@@ -94,11 +95,33 @@ export async function loadIntoLake(
   }
 }
 
+/**
+ * Loads resources produced in memory (e.g. `medlake synth --lake`): staged as they come
+ * (see stageRecords), then merged and committed exactly as a file load.
+ */
+export async function loadRecordsIntoLake(
+  lakeDir: string,
+  produce: ResourceProducer,
+  options: LoadOptions = {},
+): Promise<LoadSummary> {
+  const started = Date.now();
+  const lake = Lake.open(lakeDir, { create: true });
+  const unlock = lake.lock();
+  try {
+    lake.refresh();
+    lake.collectGarbage();
+    return await runLoad(lake, [], options, started, produce);
+  } finally {
+    unlock();
+  }
+}
+
 async function runLoad(
   lake: Lake,
   sources: SourceFile[],
   options: LoadOptions,
   started: number,
+  produce?: ResourceProducer,
 ): Promise<LoadSummary> {
   const base = lake.manifest;
   const loadId = base.commit + 1;
@@ -147,6 +170,14 @@ async function runLoad(
     );
     if (firstFailure !== undefined) throw firstFailure.err;
     const staged = settled.map((r) => (r as PromiseFulfilledResult<StageResult>).value);
+    if (produce !== undefined)
+      staged.push(
+        await stageRecords(
+          { tasks: [], dir: staging, loadId, workerId: shares.length },
+          produce,
+          onDelta,
+        ),
+      );
     const readMs = Date.now() - started;
     const quarantined = staged.reduce((a, r) => a + r.quarantined, 0);
     const derivedIds = staged.reduce((a, r) => a + r.derivedIds, 0);
@@ -197,8 +228,9 @@ async function runLoad(
       types,
       counts,
       digests,
-      sourceCount: sources.length,
-      bytes: bytesTotal,
+      // A producer counts as one source, of the bytes of JSON it produced.
+      sourceCount: sources.length + (produce === undefined ? 0 : 1),
+      bytes: bytesTotal + (produce === undefined ? 0 : (staged.at(-1)?.digests[0]?.bytes ?? 0)),
       quarantined,
       quarantineFile,
       derivedIds,

@@ -1,12 +1,43 @@
 /**
- * The conditions of this slice, their codes and their incidence: annual rates per 1,000
- * person-years by AGE_BANDS, a multiplier per sex, and for influenza a monthly season.
- * The figures and their sources are in docs/synth.md; truth.json repeats them.
+ * The conditions, their codes and their incidence: annual rates per 1,000 person-years by
+ * AGE_BANDS (optionally a separate female table), a multiplier per sex, for influenza a
+ * monthly season, multipliers for risk factors present, and how each is cared for
+ * (emergency, inpatient, ICU, length of stay, case fatality). The figures and their sources
+ * are in docs/synth.md; truth.json repeats them.
  */
 import type { Sex } from './demographics.js';
 
-export const CONDITION_KEYS = ['hypertension', 'diabetes', 'influenza'] as const;
+/** Simulation order: a risk factor always comes before the conditions it raises. */
+export const CONDITION_KEYS = [
+  'hypertension',
+  'diabetes',
+  'influenza',
+  'hyperlipidemia',
+  'asthma',
+  'copd',
+  'depression',
+  'ckd',
+  'heartFailure',
+  'myocardialInfarction',
+  'stroke',
+  'pneumonia',
+  'uti',
+  'hipFracture',
+] as const;
 export type ConditionKey = (typeof CONDITION_KEYS)[number];
+
+export interface CareSpec {
+  /** Share of episodes seen in the emergency department (not admitted). */
+  readonly emergency: number;
+  /** Share admitted as inpatients (class IMP); these take precedence over `emergency`. */
+  readonly inpatient: number;
+  /** Share of admissions with an intensive-care stay (a sub-encounter, partOf the stay). */
+  readonly icu: number;
+  /** Nights in hospital [min, max]. */
+  readonly stayDays: readonly [number, number];
+  /** In-hospital case fatality by age at onset: [< 65, 65–79, 80+]; null = none modelled. */
+  readonly caseFatality: readonly [number, number, number] | null;
+}
 
 export interface ConditionSpec {
   readonly key: ConditionKey;
@@ -14,39 +45,63 @@ export interface ConditionSpec {
   readonly icd10: { readonly code: string; readonly display: string };
   /** Chronic: one onset, never abates. Acute: recurrent episodes with an abatement. */
   readonly chronic: boolean;
-  /** New cases per 1,000 person-years, by AGE_BANDS. */
+  /** New cases per 1,000 person-years, by AGE_BANDS (males, and females unless below). */
   readonly per1000: readonly number[];
+  /** A separate female table, when the age pattern differs by sex (UTI). */
+  readonly per1000Female: readonly number[] | null;
   readonly sexFactor: Readonly<Record<Sex, number>>;
   /** Rate multipliers by month (January first), mean 1; null = no seasonality. */
   readonly seasonality: readonly number[] | null;
   /** Episode length in days [min, max] (acute only). */
   readonly episodeDays: readonly [number, number] | null;
+  /** Rate multipliers while a (chronic) risk factor is present; they multiply. */
+  readonly riskFactors: Readonly<Partial<Record<ConditionKey, number>>>;
+  readonly care: CareSpec;
 }
 
+const OUTPATIENT: CareSpec = {
+  emergency: 0,
+  inpatient: 0,
+  icu: 0,
+  stayDays: [0, 0],
+  caseFatality: null,
+};
+
+type Spec = Omit<ConditionSpec, 'per1000Female' | 'seasonality' | 'riskFactors' | 'care'> &
+  Partial<Pick<ConditionSpec, 'per1000Female' | 'seasonality' | 'riskFactors' | 'care'>>;
+
+function spec(s: Spec): ConditionSpec {
+  return {
+    ...s,
+    per1000Female: s.per1000Female ?? null,
+    seasonality: s.seasonality ?? null,
+    riskFactors: s.riskFactors ?? {},
+    care: s.care ?? OUTPATIENT,
+  };
+}
+
+const CHRONIC = { chronic: true, episodeDays: null } as const;
+
 export const CONDITIONS: Readonly<Record<ConditionKey, ConditionSpec>> = {
-  hypertension: {
+  hypertension: spec({
     key: 'hypertension',
     snomed: { code: '59621000', display: 'Essential hypertension (disorder)' },
     icd10: { code: 'I10', display: 'Essential (primary) hypertension' },
-    chronic: true,
+    ...CHRONIC,
     // prettier-ignore
     per1000: [0, 0, 0.5, 2, 8, 10, 16, 20, 25, 29, 34, 38, 43, 47, 52, 56, 58, 58],
     sexFactor: { male: 1.1, female: 0.9 },
-    seasonality: null,
-    episodeDays: null,
-  },
-  diabetes: {
+  }),
+  diabetes: spec({
     key: 'diabetes',
     snomed: { code: '44054006', display: 'Diabetes mellitus type 2 (disorder)' },
     icd10: { code: 'E11.9', display: 'Type 2 diabetes mellitus without complications' },
-    chronic: true,
+    ...CHRONIC,
     // prettier-ignore
     per1000: [0, 0, 0.1, 0.2, 2, 2.5, 3, 4, 5, 8, 10, 11, 11, 10, 9, 8, 7, 6],
     sexFactor: { male: 1.15, female: 0.85 },
-    seasonality: null,
-    episodeDays: null,
-  },
-  influenza: {
+  }),
+  influenza: spec({
     key: 'influenza',
     snomed: { code: '6142004', display: 'Influenza (disorder)' },
     icd10: {
@@ -61,11 +116,156 @@ export const CONDITIONS: Readonly<Record<ConditionKey, ConditionSpec>> = {
     // prettier-ignore
     seasonality: [2.8, 2.6, 1.5, 0.5, 0.15, 0.1, 0.1, 0.1, 0.15, 0.4, 1.0, 2.6],
     episodeDays: [7, 14],
-  },
+    care: { ...OUTPATIENT, emergency: 0.15 },
+  }),
+  hyperlipidemia: spec({
+    key: 'hyperlipidemia',
+    snomed: { code: '55822004', display: 'Hyperlipidemia (disorder)' },
+    icd10: { code: 'E78.5', display: 'Hyperlipidemia, unspecified' },
+    ...CHRONIC,
+    // prettier-ignore
+    per1000: [0, 0, 0.5, 1.5, 4, 6, 9, 12, 15, 19, 23, 25, 25, 22, 18, 14, 12, 10],
+    sexFactor: { male: 1.1, female: 0.9 },
+  }),
+  asthma: spec({
+    key: 'asthma',
+    snomed: { code: '195967001', display: 'Asthma (disorder)' },
+    icd10: { code: 'J45.909', display: 'Unspecified asthma, uncomplicated' },
+    ...CHRONIC,
+    // prettier-ignore
+    per1000: [12, 6, 3, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0.5, 0.5, 0.5, 0.5, 0.5],
+    sexFactor: { male: 0.95, female: 1.05 },
+  }),
+  copd: spec({
+    key: 'copd',
+    snomed: { code: '13645005', display: 'Chronic obstructive lung disease (disorder)' },
+    icd10: { code: 'J44.9', display: 'Chronic obstructive pulmonary disease, unspecified' },
+    ...CHRONIC,
+    // prettier-ignore
+    per1000: [0, 0, 0, 0, 0, 0, 0.2, 0.7, 1.5, 3, 4.5, 5, 5, 4.5, 4, 4, 4, 4],
+    sexFactor: { male: 0.95, female: 1.05 },
+  }),
+  depression: spec({
+    key: 'depression',
+    snomed: { code: '35489007', display: 'Depressive disorder (disorder)' },
+    icd10: { code: 'F32.9', display: 'Major depressive disorder, single episode, unspecified' },
+    ...CHRONIC,
+    // prettier-ignore
+    per1000: [0, 0, 2, 8, 8, 6, 5, 5, 4, 4, 3, 3, 2.5, 2, 2, 2, 2, 2],
+    sexFactor: { male: 0.7, female: 1.3 },
+  }),
+  ckd: spec({
+    key: 'ckd',
+    snomed: { code: '709044004', display: 'Chronic kidney disease (disorder)' },
+    icd10: { code: 'N18.9', display: 'Chronic kidney disease, unspecified' },
+    ...CHRONIC,
+    // prettier-ignore
+    per1000: [0, 0, 0, 0.5, 1, 1.2, 1.5, 1.8, 2.2, 3, 4, 5, 6, 8, 11, 14, 16, 18],
+    sexFactor: { male: 0.9, female: 1.1 },
+    riskFactors: { hypertension: 2, diabetes: 3 },
+  }),
+  heartFailure: spec({
+    key: 'heartFailure',
+    snomed: { code: '84114007', display: 'Heart failure (disorder)' },
+    icd10: { code: 'I50.9', display: 'Heart failure, unspecified' },
+    ...CHRONIC,
+    // prettier-ignore
+    per1000: [0, 0, 0, 0, 0, 0, 0.05, 0.15, 0.3, 0.5, 0.8, 1.2, 1.6, 2.2, 3, 3.8, 4.5, 5.5],
+    sexFactor: { male: 1.2, female: 0.8 },
+    riskFactors: { hypertension: 2, diabetes: 2 },
+  }),
+  myocardialInfarction: spec({
+    key: 'myocardialInfarction',
+    snomed: { code: '22298006', display: 'Myocardial infarction (disorder)' },
+    icd10: { code: 'I21.9', display: 'Acute myocardial infarction, unspecified' },
+    chronic: false,
+    // prettier-ignore
+    per1000: [0, 0, 0, 0, 0, 0.1, 0.2, 0.4, 0.7, 1.2, 1.8, 2.6, 3.5, 4.5, 5.5, 7, 9, 11],
+    sexFactor: { male: 1.4, female: 0.6 },
+    episodeDays: [28, 28],
+    riskFactors: { hypertension: 1.8, diabetes: 2 },
+    care: {
+      emergency: 0,
+      inpatient: 1,
+      icu: 0.5,
+      stayDays: [3, 6],
+      caseFatality: [0.05, 0.1, 0.18],
+    },
+  }),
+  stroke: spec({
+    key: 'stroke',
+    snomed: { code: '230690007', display: 'Cerebrovascular accident (disorder)' },
+    icd10: { code: 'I63.9', display: 'Cerebral infarction, unspecified' },
+    chronic: false,
+    // prettier-ignore
+    per1000: [0, 0, 0, 0, 0.1, 0.1, 0.2, 0.2, 0.4, 0.8, 1.2, 1.8, 2.6, 4, 5.5, 8, 11, 14],
+    sexFactor: { male: 1.1, female: 0.9 },
+    episodeDays: [28, 28],
+    riskFactors: { hypertension: 2, diabetes: 2 },
+    care: {
+      emergency: 0,
+      inpatient: 1,
+      icu: 0.3,
+      stayDays: [3, 7],
+      caseFatality: [0.07, 0.11, 0.2],
+    },
+  }),
+  pneumonia: spec({
+    key: 'pneumonia',
+    snomed: { code: '233604007', display: 'Pneumonia (disorder)' },
+    icd10: { code: 'J18.9', display: 'Pneumonia, unspecified organism' },
+    chronic: false,
+    // prettier-ignore
+    per1000: [16, 5, 3, 2, 3, 3, 3, 3, 3, 3, 6, 6, 6, 13, 13, 13, 30, 30],
+    sexFactor: { male: 1.1, female: 0.9 },
+    episodeDays: [14, 28],
+    care: { emergency: 0.2, inpatient: 0.3, icu: 0.15, stayDays: [3, 6], caseFatality: null },
+  }),
+  uti: spec({
+    key: 'uti',
+    snomed: { code: '68566005', display: 'Urinary tract infectious disease (disorder)' },
+    icd10: { code: 'N39.0', display: 'Urinary tract infection, site not specified' },
+    chronic: false,
+    // prettier-ignore
+    per1000: [3, 3, 3, 5, 5, 5, 5, 5, 5, 5, 8, 8, 8, 20, 20, 20, 35, 35],
+    // prettier-ignore
+    per1000Female: [10, 10, 10, 70, 70, 50, 50, 50, 50, 50, 50, 50, 50, 80, 80, 80, 110, 110],
+    sexFactor: { male: 1, female: 1 },
+    episodeDays: [5, 10],
+    care: { ...OUTPATIENT, emergency: 0.05 },
+  }),
+  hipFracture: spec({
+    key: 'hipFracture',
+    snomed: { code: '5913000', display: 'Fracture of neck of femur (disorder)' },
+    icd10: {
+      code: 'S72.009A',
+      display:
+        'Fracture of unspecified part of neck of unspecified femur, initial encounter for closed fracture',
+    },
+    chronic: false,
+    // prettier-ignore
+    per1000: [0.02, 0.02, 0.02, 0.02, 0.03, 0.03, 0.04, 0.05, 0.08, 0.12, 0.2, 0.4, 0.8, 1.5, 3, 6, 12, 25],
+    sexFactor: { male: 0.55, female: 1 },
+    episodeDays: [56, 112],
+    care: { emergency: 0, inpatient: 1, icu: 0.05, stayDays: [4, 7], caseFatality: null },
+  }),
 };
+
+/** Bit of each condition in risk-factor masks (truth.json `byRiskFactors`). */
+export function conditionBit(key: ConditionKey): number {
+  return 1 << CONDITION_KEYS.indexOf(key);
+}
 
 /** Annual hazard (events per person-year) for a condition, age band, sex and month. */
 export function annualHazard(spec: ConditionSpec, band: number, sex: Sex, month: number): number {
-  const base = ((spec.per1000[band] ?? 0) / 1000) * spec.sexFactor[sex];
+  const table = sex === 'female' && spec.per1000Female !== null ? spec.per1000Female : spec.per1000;
+  const base = ((table[band] ?? 0) / 1000) * spec.sexFactor[sex];
   return spec.seasonality === null ? base : base * (spec.seasonality[month] ?? 1);
+}
+
+/** Case fatality for an onset at `age`, or 0. */
+export function caseFatality(spec: ConditionSpec, age: number): number {
+  const f = spec.care.caseFatality;
+  if (f === null) return 0;
+  return age < 65 ? f[0] : age < 80 ? f[1] : f[2];
 }

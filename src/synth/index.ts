@@ -14,6 +14,7 @@ import type { JsonResource, Site } from './shared-resources.js';
 import { SYNTH_REGIONS, TruthRecorder } from './truth.js';
 import type { SynthArguments, SynthRegion, Truth } from './truth.js';
 import { NdjsonWriter } from './write-ndjson.js';
+import type { SynthSink } from './sink.js';
 
 export { SYNTH_GENERATOR, SYNTH_REGIONS, SYNTH_VERSION } from './truth.js';
 export type { SynthArguments, SynthRegion, Truth } from './truth.js';
@@ -35,7 +36,10 @@ export const SYNTH_RESOURCE_TYPES = [
   'Patient',
   'Encounter',
   'Condition',
+  'AllergyIntolerance',
+  'MedicationRequest',
   'Observation',
+  'DiagnosticReport',
 ] as const;
 
 export interface SynthOptions {
@@ -48,6 +52,8 @@ export interface SynthOptions {
   readonly region?: SynthRegion;
   readonly outDir?: string;
   readonly onProgress?: (patientsDone: number) => void;
+  /** Where resources go instead of NDJSON files in outDir (e.g. a lake, see write-lake.ts). */
+  readonly sink?: SynthSink;
 }
 
 export interface SynthSummary {
@@ -116,8 +122,8 @@ export async function synthesize(options: SynthOptions): Promise<SynthSummary> {
   await mkdir(outDir, { recursive: true });
   const window: SynthWindow = { startDay: parseDay(args.start), endDay: parseDay(args.end) };
   const truth = new TruthRecorder(args, yearOf(window.startDay), yearOf(window.endDay));
-  const writer = new NdjsonWriter(outDir);
-  const emit = (r: JsonResource): void => writer.write(r.resourceType, JSON.stringify(r));
+  const writer = options.sink ?? new NdjsonWriter(outDir, bulkManifestInfo(args));
+  const emit = (r: JsonResource): void => writer.emit(r);
   let written: { counts: Record<string, number>; bytes: number };
   try {
     const sites: Site[] = [];
@@ -155,5 +161,21 @@ export async function synthesize(options: SynthOptions): Promise<SynthSummary> {
     bytes: written.bytes,
     durationMs: Date.now() - started,
     truthFile,
+  };
+}
+
+export type { SynthSink } from './sink.js';
+export { BULK_MANIFEST_FILE } from './write-ndjson.js';
+
+/** The Bulk Data manifest's request line and time, fixed by the arguments (see write-ndjson.ts). */
+export function bulkManifestInfo(args: SynthArguments): {
+  transactionTime: string;
+  request: string;
+} {
+  return {
+    transactionTime: `${args.end}T23:59:59Z`,
+    request:
+      `medlake synth --patients ${args.patients} --seed ${args.seed} ` +
+      `--start ${args.start} --end ${args.end} --region ${args.region}`,
   };
 }

@@ -1,8 +1,15 @@
 /**
  * One patient's life inside the window, drawn from the patient's own PRNG: demographics,
- * death, wellness visits and condition events. Hazards are piecewise constant over
- * segments (cut at calendar years, age-band birthdays and, for seasonal conditions,
+ * death, wellness visits, condition events with their care (emergency, inpatient, ICU),
+ * allergies and prescriptions. Hazards are piecewise constant over segments (cut at
+ * calendar years, age-band birthdays, risk-factor onsets and, for seasonal conditions,
  * months), so truth.json records exact person-time at risk for every stratum.
+ *
+ * Deaths: a background (Gompertz) death, or earlier an in-hospital death from a fatal
+ * event (myocardial infarction, stroke). Everything is first drawn up to the background
+ * death, then cut at the final death: events, visits and person-time after it are dropped
+ * (the fatal event depends only on the history before it, so the cut is a stopping time
+ * and the rates stay unbiased).
  */
 import {
   AGE_BANDS,
@@ -21,17 +28,20 @@ import {
   mortalityHazard,
 } from './demographics.js';
 import type { Place, RaceChoice, Sex } from './demographics.js';
-import { CONDITION_KEYS, CONDITIONS, annualHazard } from './conditions.js';
+import { CONDITION_KEYS, CONDITIONS, annualHazard, caseFatality } from './conditions.js';
 import type { ConditionKey, ConditionSpec } from './conditions.js';
+import { DAYS_PER_YEAR, ageOn, birthdayAt } from './dates.js';
 import {
-  DAYS_PER_YEAR,
-  ageOn,
-  birthdayAt,
-  monthOf,
-  monthStart,
-  yearOf,
-  yearStart,
-} from './dates.js';
+  ALLERGIES,
+  ALLERGY_KEYS,
+  ALLERGY_OVERRIDE_RATE,
+  ANTIBIOTIC_FOR,
+  DRUGS,
+  INTERACTION,
+  LISINOPRIL_SHARE_IN_HYPERTENSION,
+  PRESCRIBED_FOR,
+} from './medications.js';
+import type { AllergyKey, DrugKey } from './medications.js';
 import { Random } from './random.js';
 import type { TruthRecorder } from './truth.js';
 
@@ -44,6 +54,23 @@ export interface SynthWindow {
   readonly endDay: number;
 }
 
+export interface InpatientStay {
+  /** Nights; discharge on onset + nights (or death, whichever is first). */
+  readonly nights: number;
+  /** Days in intensive care from admission (a sub-encounter); 0 = none. */
+  readonly icuDays: number;
+}
+
+export const MED_STATUS = { active: 'active', stopped: 'stopped', completed: 'completed' } as const;
+export type MedStatus = (typeof MED_STATUS)[keyof typeof MED_STATUS];
+
+export interface MedOrder {
+  readonly drug: DrugKey;
+  readonly status: MedStatus;
+  /** The recorded allergy this prescription conflicts with, if any. */
+  readonly conflict: AllergyKey | null;
+}
+
 export interface ConditionEvent {
   readonly key: ConditionKey;
   readonly onset: number;
@@ -52,6 +79,11 @@ export interface ConditionEvent {
   /** Onset before the window: recorded at the first wellness visit in the window. */
   readonly prevalentAtStart: boolean;
   readonly emergency: boolean;
+  readonly inpatient: InpatientStay | null;
+  /** The patient died of this event, in hospital. */
+  readonly fatal: boolean;
+  /** Prescribed when the condition is recorded. */
+  readonly medications: readonly MedOrder[];
 }
 
 export interface PatientHistory {
@@ -62,6 +94,8 @@ export interface PatientHistory {
   readonly sex: Sex;
   readonly birth: number;
   readonly death: number | null;
+  /** Minute of the day of death (UTC). */
+  readonly deathMinute: number;
   readonly place: Place;
   readonly postalCode: string;
   readonly street: string;
@@ -75,7 +109,34 @@ export interface PatientHistory {
   readonly wellness: readonly number[];
   /** Condition events in the window (and chronic onsets before it), by onset. */
   readonly events: readonly ConditionEvent[];
+  /** Allergies recorded (AllergyIntolerance) at the first wellness visit. */
+  readonly allergies: readonly AllergyKey[];
+  /** Last day of the window (encounters running past it are still in progress). */
+  readonly endDay: number;
 }
+
+interface Draft {
+  key: ConditionKey;
+  onset: number;
+  last: number;
+  prevalentAtStart: boolean;
+  emergency: boolean;
+  inpatient: InpatientStay | null;
+  deathDay: number | null;
+}
+
+/** A risk factor of a condition: its onset (Infinity if none) and rate multiplier. */
+interface RiskStep {
+  readonly onset: number;
+  readonly factor: number;
+}
+
+/**
+ * Person-time and cases go to this log first, as (kind, condition, year, band, from, to,
+ * risk mask) with kind 0 = at risk over [from, to), 1 = case on day `from`; they are cut
+ * at the final death and then added to the truth. Reused across patients.
+ */
+const LOG: number[] = [];
 
 export function simulatePatient(
   seed: number,
@@ -109,49 +170,176 @@ export function simulatePatient(
   const family = rng.pick(FAMILY_NAMES);
   const site = rng.int(0, sites - 1);
   const practitioner = rng.int(0, practitionersPerSite - 1);
+  const allergic = ALLERGY_KEYS.filter((k) => rng.chance(ALLERGIES[k].share));
 
   const from = Math.max(window.startDay, birth);
-  const death = simulateDeath(rng, birth, from, window.endDay + 1);
-  const until = death ?? window.endDay + 1;
+  const backgroundDeath = simulateDeath(rng, birth, from, window.endDay + 1);
+  let until = backgroundDeath ?? window.endDay + 1;
+  const deathMinute = rng.int(0, 1439);
 
-  const wellness: number[] = [];
+  const visits: number[] = [];
   if (until > from) {
     let d = from + rng.int(0, Math.min(364, until - from - 1));
     while (d < until) {
-      wellness.push(d);
+      visits.push(d);
       d += 365 + rng.int(-21, 21);
     }
   }
 
-  const events: ConditionEvent[] = [];
-  for (const key of CONDITION_KEYS) {
+  LOG.length = 0;
+  // The day each age band begins (a 5-year birthday), for the hazard segments.
+  const bandStarts: number[] = [];
+  for (let b = 0; b < NB; b++) bandStarts.push(birthdayAt(birth, b * 5));
+  const drafts: Draft[] = [];
+  const chronicOnset = new Map<ConditionKey, number>();
+  for (let k = 0; k < CONDITION_KEYS.length; k++) {
+    const key = CONDITION_KEYS[k] as ConditionKey;
     const spec = CONDITIONS[key];
+    const risks: RiskStep[] = Object.entries(spec.riskFactors).map(([rf, factor]) => ({
+      onset: chronicOnset.get(rf as ConditionKey) ?? Infinity,
+      factor: factor,
+    }));
     if (spec.chronic) {
       // Onsets before the window make the prevalence at its start.
       let onset: number | null = null;
-      simulateHazard(rng, spec, sex, sexIndex, birth, birth, from, null, (day) => {
+      simulateHazard(rng, spec, sex, bandStarts, birth, from, null, k, risks, (day) => {
         onset = day;
       });
       if (onset !== null) {
-        events.push({ key, onset, abatement: null, prevalentAtStart: true, emergency: false });
+        chronicOnset.set(key, onset);
+        drafts.push({
+          key,
+          onset,
+          last: Infinity,
+          prevalentAtStart: true,
+          emergency: false,
+          inpatient: null,
+          deathDay: null,
+        });
         continue;
       }
     }
-    simulateHazard(rng, spec, sex, sexIndex, birth, from, until, truth, (day, episode) => {
-      const last = day + episode - 1;
-      events.push({
+    simulateHazard(rng, spec, sex, bandStarts, from, until, LOG, k, risks, (day, episode) => {
+      if (spec.chronic) chronicOnset.set(key, day);
+      const care = spec.care;
+      let emergency = false;
+      let inpatient: InpatientStay | null = null;
+      let deathDay: number | null = null;
+      if (!spec.chronic) {
+        if (care.inpatient > 0 && rng.chance(care.inpatient)) {
+          const nights = rng.int(...care.stayDays);
+          const icuDays = rng.chance(care.icu) ? rng.int(1, Math.max(1, nights - 1)) : 0;
+          inpatient = { nights, icuDays };
+          if (rng.chance(caseFatality(spec, ageOn(birth, day))))
+            deathDay = day + rng.int(1, nights);
+        } else emergency = care.emergency > 0 && rng.chance(care.emergency);
+      }
+      drafts.push({
         key,
         onset: day,
-        abatement: spec.chronic || last > window.endDay || last >= until ? null : last,
+        last: spec.chronic ? Infinity : day + episode - 1,
         prevalentAtStart: false,
-        emergency: !spec.chronic && rng.chance(0.15),
+        emergency,
+        inpatient,
+        deathDay,
       });
     });
   }
-  events.sort((a, b) => a.onset - b.onset);
+
+  // The first fatal event, if before the background death, is the death.
+  let death = backgroundDeath;
+  let fatalDraft: Draft | null = null;
+  for (const d of drafts)
+    if (
+      d.deathDay !== null &&
+      d.deathDay < until &&
+      (fatalDraft === null || d.deathDay < (fatalDraft.deathDay as number))
+    )
+      fatalDraft = d;
+  if (fatalDraft !== null) {
+    death = fatalDraft.deathDay as number;
+    until = death;
+  }
+  const wellness = visits.filter((d) => d < until);
+  const kept = drafts.filter((d) => d.onset < until).sort((a, b) => a.onset - b.onset);
+
+  // Prescriptions, in the order conditions are recorded: new conditions on their onset day
+  // (before a wellness visit of the same day), conditions prevalent at the start at the
+  // first wellness visit (none without one: they are not recorded).
+  const firstVisit = wellness.length > 0 ? (wellness[0] as number) : Infinity;
+  const allergies = wellness.length > 0 ? allergic : [];
+  const recordOrder = [
+    ...kept.filter((d) => !d.prevalentAtStart && d.onset <= firstVisit),
+    ...(wellness.length > 0 ? kept.filter((d) => d.prevalentAtStart) : []),
+    ...kept.filter((d) => !d.prevalentAtStart && d.onset > firstVisit),
+  ];
+  const longTerm = new Set<DrugKey>();
+  const meds = new Map<Draft, MedOrder[]>();
+  for (const d of recordOrder) {
+    const day = d.prevalentAtStart ? firstVisit : d.onset;
+    const orders: MedOrder[] = [];
+    const wanted: DrugKey[] = [...(PRESCRIBED_FOR[d.key] ?? [])];
+    if (d.key === 'hypertension')
+      wanted.push(rng.chance(LISINOPRIL_SHARE_IN_HYPERTENSION) ? 'lisinopril' : 'amlodipine');
+    if (d.key === 'heartFailure' && rng.chance(INTERACTION.spironolactoneShareInHeartFailure))
+      wanted.push('spironolactone');
+    for (const drug of wanted) {
+      if (longTerm.has(drug)) continue;
+      longTerm.add(drug);
+      orders.push({ drug, status: death === null ? 'active' : 'stopped', conflict: null });
+      truth.addPrescription(drug);
+    }
+    const allergy = ANTIBIOTIC_FOR[d.key];
+    if (allergy !== undefined) {
+      const a = ALLERGIES[allergy];
+      const has = allergies.includes(allergy);
+      const known = has && firstVisit < day;
+      const drug =
+        has && known && !rng.chance(ALLERGY_OVERRIDE_RATE) ? a.alternative : a.conflicting;
+      const course = DRUGS[drug].courseDays ?? 0;
+      const conflict = has && drug === a.conflicting ? allergy : null;
+      orders.push({
+        drug,
+        status: death !== null && death < day + course ? 'stopped' : 'completed',
+        conflict,
+      });
+      truth.addPrescription(drug);
+      if (conflict !== null) truth.addAllergyConflict(conflict, known);
+    }
+    meds.set(d, orders);
+  }
+  if (longTerm.has(INTERACTION.drugs[0]) && longTerm.has(INTERACTION.drugs[1]))
+    truth.addInteractionExposure();
+  for (const a of allergies) truth.addAllergy(a);
+
+  const events: ConditionEvent[] = kept.map((d) => ({
+    key: d.key,
+    onset: d.onset,
+    abatement: d.last > window.endDay || d.last >= until ? null : d.last,
+    prevalentAtStart: d.prevalentAtStart,
+    emergency: d.emergency,
+    inpatient: d.inpatient,
+    fatal: d === fatalDraft,
+    medications: meds.get(d) ?? [],
+  }));
+
+  // Person-time and cases up to the final death.
+  for (let i = 0; i < LOG.length; i += 7) {
+    const key = CONDITION_KEYS[LOG[i + 1] as number] as ConditionKey;
+    const year = LOG[i + 2] as number;
+    const b = LOG[i + 3] as number;
+    const a = LOG[i + 4] as number;
+    const mask = LOG[i + 6] as number;
+    if (LOG[i] === 0) {
+      const days = Math.min(LOG[i + 5] as number, until) - a;
+      if (days > 0) truth.addRisk(key, year, b, sexIndex, days, mask);
+    } else if (a < until) truth.addCase(key, year, b, sexIndex, mask);
+  }
+  for (const e of events)
+    if (e.inpatient !== null) truth.addAdmission(e.key, e.inpatient.icuDays > 0, e.fatal);
 
   const bandAtEnd = ageBandIndex(ageOn(birth, window.endDay));
-  truth.addPatient(bandAtEnd, sexIndex, death === null);
+  truth.addPatient(bandAtEnd, sexIndex, death === null, fatalDraft?.key ?? null);
   if (death === null)
     for (const key of CONDITION_KEYS)
       if (CONDITIONS[key].chronic && events.some((e) => e.key === key))
@@ -164,6 +352,7 @@ export function simulatePatient(
     sex,
     birth,
     death,
+    deathMinute,
     place,
     postalCode,
     street,
@@ -175,6 +364,8 @@ export function simulatePatient(
     practitioner,
     wellness,
     events,
+    allergies,
+    endDay: window.endDay,
   };
 }
 
@@ -193,42 +384,97 @@ function simulateDeath(rng: Random, birth: number, from: number, to: number): nu
 
 /**
  * Draws events of `spec` in [from, to). Chronic conditions stop at the first onset; acute
- * episodes recur, and time inside an episode is not at risk. With `truth`, person-days at
- * risk and cases go to their (year, age band, sex) stratum.
+ * episodes recur, and time inside an episode is not at risk. The rate is multiplied by each
+ * risk factor present. With `log`, person-days at risk and cases are logged with their
+ * (year, age band, risk mask) stratum.
  */
 function simulateHazard(
   rng: Random,
   spec: ConditionSpec,
   sex: Sex,
-  sexIndex: number,
-  birth: number,
+  bandStarts: readonly number[],
   from: number,
   to: number,
-  truth: TruthRecorder | null,
+  log: number[] | null,
+  keyIndex: number,
+  risks: readonly RiskStep[],
   onEvent: (day: number, episodeDays: number) => void,
 ): void {
   let cursor = from;
   while (cursor < to) {
-    const band = ageBandIndex(ageOn(birth, cursor));
-    const year = yearOf(cursor);
-    const month = monthOf(cursor);
+    let band = 0;
+    while (band < NB - 1 && (bandStarts[band + 1] as number) <= cursor) band++;
+    const monthIndex = civilMonth(cursor);
+    const year = Math.floor(monthIndex / 12);
+    const month = monthIndex - year * 12;
     let cut = to;
-    if (band < NB - 1) cut = Math.min(cut, birthdayAt(birth, (band + 1) * 5));
-    if (truth !== null) cut = Math.min(cut, yearStart(year + 1));
-    if (spec.seasonality !== null) cut = Math.min(cut, monthStart(year, month + 1));
-    const rate = annualHazard(spec, band, sex, month);
+    if (band < NB - 1) cut = Math.min(cut, bandStarts[band + 1] as number);
+    if (log !== null) cut = Math.min(cut, daysFromCivil(year + 1, 0));
+    if (spec.seasonality !== null) cut = Math.min(cut, daysFromCivil(year, month + 1));
+    let factor = 1;
+    let mask = 0;
+    for (let i = 0; i < risks.length; i++) {
+      const r = risks[i] as RiskStep;
+      if (r.onset <= cursor) {
+        factor *= r.factor;
+        mask |= 1 << i;
+      } else if (r.onset < cut) cut = r.onset;
+    }
+    const rate = annualHazard(spec, band, sex, month) * factor;
     const t = Math.floor(rng.exponential(rate) * DAYS_PER_YEAR);
     if (cursor + t < cut) {
       const onset = cursor + t;
-      truth?.addRisk(spec.key, year, band, sexIndex, t);
-      truth?.addCase(spec.key, year, band, sexIndex);
+      log?.push(
+        0,
+        keyIndex,
+        year,
+        band,
+        cursor,
+        onset,
+        mask,
+        1,
+        keyIndex,
+        year,
+        band,
+        onset,
+        0,
+        mask,
+      );
       const episode = spec.episodeDays === null ? 0 : rng.int(...spec.episodeDays);
       onEvent(onset, episode);
       if (spec.chronic) return;
       cursor = onset + episode;
     } else {
-      truth?.addRisk(spec.key, year, band, sexIndex, cut - cursor);
+      log?.push(0, keyIndex, year, band, cursor, cut, mask);
       cursor = cut;
     }
   }
+}
+
+/**
+ * year * 12 + month (0-based) of a day since 1970-01-01, by arithmetic (H. Hinnant's
+ * civil_from_days): the same as dates.ts, without Date objects in the hot loop.
+ */
+function civilMonth(day: number): number {
+  const z = day + 719468;
+  const era = Math.floor(z / 146097);
+  const doe = z - era * 146097;
+  const yoe = Math.floor(
+    (doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365,
+  );
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
+  const mp = Math.floor((5 * doy + 2) / 153);
+  const m = mp < 10 ? mp + 2 : mp - 10; // 0-based month
+  return (yoe + era * 400 + (m <= 1 ? 1 : 0)) * 12 + m;
+}
+
+/** Day of the first of `month` (0-based, may be 12) in `year` (days_from_civil). */
+function daysFromCivil(year: number, month: number): number {
+  const y0 = year + Math.floor(month / 12);
+  const m = (month % 12) + 1;
+  const y = m <= 2 ? y0 - 1 : y0;
+  const era = Math.floor(y / 400);
+  const yoe = y - era * 400;
+  const doy = Math.floor((153 * (m > 2 ? m - 3 : m + 9) + 2) / 5);
+  return era * 146097 + yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy - 719468;
 }

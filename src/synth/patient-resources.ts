@@ -1,14 +1,20 @@
 /**
  * FHIR R4 resources for one simulated patient, in the shapes Synthea and US Core use:
- * Patient, wellness and diagnosis Encounters, Conditions, vital-sign and lab Observations.
- * Objects are built with a fixed key order, so JSON.stringify is deterministic.
+ * Patient, wellness, diagnosis, emergency and inpatient Encounters (with ICU
+ * sub-encounters), Conditions, AllergyIntolerances, MedicationRequests, vital-sign and lab
+ * Observations and lab DiagnosticReports. Objects are built with a fixed key order, so
+ * JSON.stringify is deterministic.
  */
 import { HISPANIC, NOT_HISPANIC } from './demographics.js';
 import type { OmbCode } from './demographics.js';
 import { CONDITIONS } from './conditions.js';
 import type { ConditionKey } from './conditions.js';
+import type { AllergyKey } from './medications.js';
 import { ageOn, dayTimeToIso, dayToIso } from './dates.js';
-import type { ConditionEvent, PatientHistory } from './patient-history.js';
+import { LABS, PANELS, cbc, glucose, kidneyLabs, ldl, troponin } from './labs.js';
+import type { LabKey, PanelKey } from './labs.js';
+import { ALLERGIES, DRUGS } from './medications.js';
+import type { ConditionEvent, MedOrder, PatientHistory } from './patient-history.js';
 import type { JsonResource, Site } from './shared-resources.js';
 
 const US_CORE = 'http://hl7.org/fhir/us/core/StructureDefinition/';
@@ -17,6 +23,7 @@ const LOINC = 'http://loinc.org';
 const UCUM = 'http://unitsofmeasure.org';
 const OMB_SYSTEM = 'urn:oid:2.16.840.1.113883.6.238';
 const ICD10 = 'http://hl7.org/fhir/sid/icd-10-cm';
+const RXNORM = 'http://www.nlm.nih.gov/research/umls/rxnorm';
 
 const AMB = {
   system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode',
@@ -28,12 +35,56 @@ const EMER = {
   code: 'EMER',
   display: 'emergency',
 };
+const IMP = {
+  system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode',
+  code: 'IMP',
+  display: 'inpatient encounter',
+};
 const ENCOUNTER_TYPES = {
   wellChild: { code: '410620009', display: 'Well child visit (procedure)' },
   checkUp: { code: '162673000', display: 'General examination of patient (procedure)' },
   problem: { code: '185347001', display: 'Encounter for problem (procedure)' },
   emergency: { code: '50849002', display: 'Emergency room admission (procedure)' },
+  inpatient: { code: '32485007', display: 'Hospital admission (procedure)' },
+  icu: { code: '305351004', display: 'Admission to intensive care unit (procedure)' },
 } as const;
+const DISCHARGE = 'http://terminology.hl7.org/CodeSystem/discharge-disposition';
+const ADMIT_SOURCE = 'http://terminology.hl7.org/CodeSystem/admit-source';
+const LAB_REPORT_CATEGORY = [
+  {
+    coding: [
+      {
+        system: 'http://terminology.hl7.org/CodeSystem/v2-0074',
+        code: 'LAB',
+        display: 'Laboratory',
+      },
+    ],
+  },
+];
+const MED_CATEGORY = {
+  long: [
+    {
+      coding: [
+        {
+          system: 'http://terminology.hl7.org/CodeSystem/medicationrequest-category',
+          code: 'community',
+          display: 'Community',
+        },
+      ],
+    },
+  ],
+  acute: [
+    {
+      coding: [
+        {
+          system: 'http://terminology.hl7.org/CodeSystem/medicationrequest-category',
+          code: 'outpatient',
+          display: 'Outpatient',
+        },
+      ],
+    },
+  ],
+};
 
 const VITAL_SIGNS = category('vital-signs', 'Vital Signs');
 const LABORATORY = category('laboratory', 'Laboratory');
@@ -84,6 +135,10 @@ export function patientResources(
   const { rng } = h;
   const site = sites[h.site] as Site;
   const patientRef = { reference: `Patient/${h.id}` };
+  const practitionerRef = {
+    reference: `Practitioner/${site.practitionerIds[h.practitioner] as string}`,
+  };
+  const female = h.sex === 'female';
   const ethnicity = h.hispanic ? HISPANIC : NOT_HISPANIC;
   emit({
     resourceType: 'Patient',
@@ -99,7 +154,7 @@ export function patientResources(
     name: [{ use: 'official', family: h.family, given: [h.given] }],
     gender: h.sex,
     birthDate: dayToIso(h.birth),
-    ...(h.death === null ? {} : { deceasedDateTime: dayTimeToIso(h.death, rng.int(0, 1439)) }),
+    ...(h.death === null ? {} : { deceasedDateTime: dayTimeToIso(h.death, h.deathMinute) }),
     address: [
       {
         line: [h.street],
@@ -111,72 +166,162 @@ export function patientResources(
     ],
   });
 
+  const participantOf = (at: Site): unknown[] => [
+    {
+      type: [
+        {
+          coding: [
+            {
+              system: 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType',
+              code: 'PPRF',
+              display: 'primary performer',
+            },
+          ],
+        },
+      ],
+      individual: {
+        reference: `Practitioner/${at.practitionerIds[h.practitioner] as string}`,
+        display: at.practitionerNames[h.practitioner],
+      },
+    },
+  ];
+  const participant = participantOf(site);
+  // Admissions go to the patient's own site if it is a hospital, else to a hospital site
+  // (sites are named "... General Hospital n" or "... Community Clinic n"); none: own site.
+  const hospitals = sites.filter((s) => s.organizationName.includes('Hospital'));
+  const hospital = site.organizationName.includes('Hospital')
+    ? site
+    : (hospitals[h.index % Math.max(1, hospitals.length)] ?? site);
+  const reasonOf = (reason: ConditionKey | null): Record<string, unknown> =>
+    reason === null
+      ? {}
+      : {
+          reasonCode: [
+            {
+              coding: [{ system: SNOMED, ...CONDITIONS[reason].snomed }],
+              text: CONDITIONS[reason].snomed.display,
+            },
+          ],
+        };
+  const encounterResource = (
+    id: string,
+    cls: unknown,
+    type: { code: string; display: string },
+    start: string,
+    end: string | null,
+    reason: ConditionKey | null,
+    extra: Record<string, unknown>,
+    at: Site = site,
+  ): void => {
+    emit({
+      resourceType: 'Encounter',
+      id,
+      meta: { profile: [US_CORE + 'us-core-encounter'] },
+      status: end === null ? 'in-progress' : 'finished',
+      class: cls,
+      type: [{ coding: [{ system: SNOMED, ...type }], text: type.display }],
+      subject: patientRef,
+      participant: at === site ? participant : participantOf(at),
+      period: end === null ? { start } : { start, end },
+      ...reasonOf(reason),
+      ...extra,
+      location: [{ location: { reference: `Location/${at.locationId}` } }],
+      serviceProvider: {
+        reference: `Organization/${at.organizationId}`,
+        display: at.organizationName,
+      },
+    });
+  };
+
+  /** An ambulatory or emergency visit; returns its id and start minute. */
   const encounter = (
     day: number,
     type: { code: string; display: string },
     emergency: boolean,
     reason: ConditionKey | null,
-  ): string => {
+  ): [string, number] => {
     const id = rng.uuid();
     // Office hours 08:00–17:00; visits last 15–60 minutes (emergencies 2–6 hours).
     const startMinute = rng.int(8 * 60, 17 * 60);
     const length = emergency ? rng.int(120, 360) : rng.int(15, 60);
-    const practitioner = h.practitioner;
-    emit({
-      resourceType: 'Encounter',
+    encounterResource(
       id,
-      meta: { profile: [US_CORE + 'us-core-encounter'] },
-      status: 'finished',
-      class: emergency ? EMER : AMB,
-      type: [{ coding: [{ system: SNOMED, ...type }], text: type.display }],
-      subject: patientRef,
-      participant: [
-        {
-          type: [
-            {
-              coding: [
-                {
-                  system: 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType',
-                  code: 'PPRF',
-                  display: 'primary performer',
-                },
-              ],
-            },
-          ],
-          individual: {
-            reference: `Practitioner/${site.practitionerIds[practitioner] as string}`,
-            display: site.practitionerNames[practitioner],
-          },
-        },
-      ],
-      period: {
-        start: dayTimeToIso(day, startMinute),
-        end: dayTimeToIso(day, startMinute + length),
-      },
-      ...(reason === null
-        ? {}
-        : {
-            reasonCode: [
-              {
-                coding: [{ system: SNOMED, ...CONDITIONS[reason].snomed }],
-                text: CONDITIONS[reason].snomed.display,
-              },
-            ],
-          }),
-      location: [{ location: { reference: `Location/${site.locationId}` } }],
-      serviceProvider: {
-        reference: `Organization/${site.organizationId}`,
-        display: site.organizationName,
-      },
-    });
-    return id;
+      emergency ? EMER : AMB,
+      type,
+      dayTimeToIso(day, startMinute),
+      dayTimeToIso(day, startMinute + length),
+      reason,
+      {},
+    );
+    return [id, startMinute];
   };
 
-  const condition = (e: ConditionEvent, encounterId: string, recordedDay: number): void => {
+  /**
+   * An inpatient stay (class IMP, admitted from the emergency department), with an ICU
+   * sub-encounter (partOf) for some; it ends at discharge or at death, and is still
+   * in progress if discharge falls after the window.
+   */
+  const admission = (e: ConditionEvent, nights: number, icuDays: number): [string, number] => {
+    const id = rng.uuid();
+    const startMinute = rng.int(0, 1439);
+    const dischargeMinute = rng.int(10 * 60, 14 * 60);
+    const discharge = e.onset + nights;
+    const dies = h.death !== null && h.death <= discharge;
+    const endOf = (day: number, minute: number): string | null =>
+      dies && h.death !== null && h.death <= day
+        ? dayTimeToIso(h.death, Math.max(h.deathMinute, h.death === e.onset ? startMinute : 0))
+        : day > h.endDay
+          ? null
+          : dayTimeToIso(day, minute);
+    const end = endOf(discharge, dischargeMinute);
+    encounterResource(
+      id,
+      IMP,
+      ENCOUNTER_TYPES.inpatient,
+      dayTimeToIso(e.onset, startMinute),
+      end,
+      e.key,
+      {
+        hospitalization: {
+          admitSource: {
+            coding: [
+              { system: ADMIT_SOURCE, code: 'emd', display: 'From accident/emergency department' },
+            ],
+          },
+          ...(end === null
+            ? {}
+            : {
+                dischargeDisposition: {
+                  coding: dies
+                    ? [{ system: DISCHARGE, code: 'exp', display: 'Expired' }]
+                    : [{ system: DISCHARGE, code: 'home', display: 'Home' }],
+                },
+              }),
+        },
+      },
+      hospital,
+    );
+    if (icuDays > 0) {
+      encounterResource(
+        rng.uuid(),
+        IMP,
+        ENCOUNTER_TYPES.icu,
+        dayTimeToIso(e.onset, startMinute),
+        endOf(e.onset + icuDays, startMinute),
+        e.key,
+        { partOf: { reference: `Encounter/${id}` } },
+        hospital,
+      );
+    }
+    return [id, startMinute];
+  };
+
+  const condition = (e: ConditionEvent, encounterId: string, recordedDay: number): string => {
     const spec = CONDITIONS[e.key];
+    const id = rng.uuid();
     emit({
       resourceType: 'Condition',
-      id: rng.uuid(),
+      id,
       meta: { profile: [US_CORE + 'us-core-condition-encounter-diagnosis'] },
       clinicalStatus: {
         coding: [
@@ -217,12 +362,179 @@ export function patientResources(
       onsetDateTime: dayToIso(e.onset),
       ...(e.abatement === null ? {} : { abatementDateTime: dayToIso(e.abatement) }),
       recordedDate: dayToIso(recordedDay),
-      recorder: { reference: `Practitioner/${site.practitionerIds[h.practitioner] as string}` },
+      recorder: practitionerRef,
+    });
+    return id;
+  };
+
+  const medicationRequest = (
+    m: MedOrder,
+    conditionId: string,
+    encounterId: string,
+    authored: string,
+  ): void => {
+    const d = DRUGS[m.drug];
+    emit({
+      resourceType: 'MedicationRequest',
+      id: rng.uuid(),
+      meta: { profile: [US_CORE + 'us-core-medicationrequest'] },
+      status: m.status,
+      intent: 'order',
+      category: d.courseDays === null ? MED_CATEGORY.long : MED_CATEGORY.acute,
+      medicationCodeableConcept: {
+        coding: [{ system: RXNORM, code: d.rxnorm, display: d.display }],
+        text: d.display,
+      },
+      subject: patientRef,
+      encounter: { reference: `Encounter/${encounterId}` },
+      authoredOn: authored,
+      requester: practitionerRef,
+      reasonReference: [{ reference: `Condition/${conditionId}` }],
+      dosageInstruction: [
+        {
+          sequence: 1,
+          text: d.sig,
+          timing: {
+            repeat: {
+              ...(d.courseDays === null ? {} : { boundsDuration: quantity(d.courseDays, 'd') }),
+              frequency: d.perDay,
+              period: 1,
+              periodUnit: 'd',
+            },
+          },
+          asNeededBoolean: d.asNeeded,
+          route: { coding: [{ system: SNOMED, ...d.route }], text: d.route.display },
+          doseAndRate: [
+            {
+              doseQuantity: {
+                value: d.dose.value,
+                unit: d.dose.unit,
+                system: UCUM,
+                code: d.dose.code,
+              },
+            },
+          ],
+        },
+      ],
     });
   };
 
+  /** The condition, then its prescriptions, authored at the recording encounter. */
+  const record = (e: ConditionEvent, encounterId: string, day: number, minute: number): void => {
+    const conditionId = condition(e, encounterId, day);
+    const authored = dayTimeToIso(day, minute);
+    for (const m of e.medications) medicationRequest(m, conditionId, encounterId, authored);
+  };
+
+  const observation = (
+    encounterId: string,
+    when: string,
+    profile: string,
+    cat: unknown[],
+    code: unknown,
+    value: Record<string, unknown>,
+  ): string => {
+    const id = rng.uuid();
+    emit({
+      resourceType: 'Observation',
+      id,
+      meta: { profile: [profile] },
+      status: 'final',
+      category: cat,
+      code,
+      subject: patientRef,
+      encounter: { reference: `Encounter/${encounterId}` },
+      effectiveDateTime: when,
+      issued: when,
+      ...value,
+    });
+    return id;
+  };
+
+  /** One lab panel: its Observations and the DiagnosticReport that lists them. */
+  const panel = (
+    encounterId: string,
+    when: string,
+    panelKey: PanelKey,
+    values: readonly (readonly [LabKey, number])[],
+    at: Site = site,
+  ): void => {
+    const ids = values.map(([k, v]) => {
+      const lab = LABS[k];
+      return observation(
+        encounterId,
+        when,
+        US_CORE + 'us-core-observation-lab',
+        LABORATORY,
+        loinc(lab.loinc, lab.display),
+        {
+          valueQuantity: quantity(v, lab.unit),
+        },
+      );
+    });
+    const p = PANELS[panelKey];
+    emit({
+      resourceType: 'DiagnosticReport',
+      id: rng.uuid(),
+      meta: { profile: [US_CORE + 'us-core-diagnosticreport-lab'] },
+      status: 'final',
+      category: LAB_REPORT_CATEGORY,
+      code: loinc(p.loinc, p.display),
+      subject: patientRef,
+      encounter: { reference: `Encounter/${encounterId}` },
+      effectiveDateTime: when,
+      issued: when,
+      performer: [{ reference: `Organization/${at.organizationId}` }],
+      result: ids.map((id) => ({ reference: `Observation/${id}` })),
+    });
+  };
+
+  // First onset of each condition (chronic ones have one), for `hasBy`.
+  const firstOnset = new Map<ConditionKey, number>();
+  for (const e of h.events) if (!firstOnset.has(e.key)) firstOnset.set(e.key, e.onset);
   const hasBy = (key: ConditionKey, day: number): boolean =>
-    h.events.some((e) => e.key === key && e.onset <= day);
+    (firstOnset.get(key) ?? Infinity) <= day;
+
+  const metabolic = (
+    encounterId: string,
+    when: string,
+    day: number,
+    age: number,
+    at: Site = site,
+  ): void => {
+    const k = kidneyLabs(rng, age, female, hasBy('ckd', day));
+    panel(
+      encounterId,
+      when,
+      'metabolic',
+      [
+        ['glucose', glucose(rng, hasBy('diabetes', day))],
+        ['creatinine', k.creatinine],
+        ['egfr', k.egfr],
+      ],
+      at,
+    );
+  };
+  const bloodCount = (
+    encounterId: string,
+    when: string,
+    day: number,
+    infection: boolean,
+    at: Site = site,
+  ): void => {
+    const c = cbc(rng, female, hasBy('ckd', day), infection);
+    panel(
+      encounterId,
+      when,
+      'cbc',
+      [
+        ['hemoglobin', c.hemoglobin],
+        ['wbc', c.wbc],
+        ['platelets', c.platelets],
+      ],
+      at,
+    );
+  };
 
   // Events and visits merge by day; on the same day the diagnosis encounter comes first.
   let next = 0;
@@ -231,50 +543,49 @@ export function patientResources(
   const flushEventsUntil = (day: number): void => {
     while (next < events.length && (events[next] as ConditionEvent).onset <= day) {
       const e = events[next++] as ConditionEvent;
-      const emergency = e.emergency;
-      const id = encounter(
+      if (e.inpatient !== null) {
+        const [id, minute] = admission(e, e.inpatient.nights, e.inpatient.icuDays);
+        record(e, id, e.onset, minute);
+        // Admission labs, half an hour after arrival.
+        const when = dayTimeToIso(e.onset, Math.min(minute + 30, 1439));
+        const mi = e.key === 'myocardialInfarction';
+        panel(id, when, 'cardiac', [['troponin', troponin(rng, mi)]], hospital);
+        bloodCount(id, when, e.onset, e.key === 'pneumonia', hospital);
+        const age = ageOn(h.birth, e.onset);
+        if (age >= 18) metabolic(id, when, e.onset, age, hospital);
+        continue;
+      }
+      const [id, minute] = encounter(
         e.onset,
-        emergency ? ENCOUNTER_TYPES.emergency : ENCOUNTER_TYPES.problem,
-        emergency,
+        e.emergency ? ENCOUNTER_TYPES.emergency : ENCOUNTER_TYPES.problem,
+        e.emergency,
         e.key,
       );
-      condition(e, id, e.onset);
+      record(e, id, e.onset, minute);
     }
   };
 
   h.wellness.forEach((day, visit) => {
     flushEventsUntil(day);
     const age = ageOn(h.birth, day);
-    const encounterId = encounter(
+    const [encounterId, minute] = encounter(
       day,
       age < 18 ? ENCOUNTER_TYPES.wellChild : ENCOUNTER_TYPES.checkUp,
       false,
       null,
     );
-    if (visit === 0) for (const e of prevalent) condition(e, encounterId, day);
+    if (visit === 0) {
+      for (const a of h.allergies) allergyIntolerance(a, encounterId, dayTimeToIso(day, minute));
+      for (const e of prevalent) record(e, encounterId, day, minute);
+    }
     const when = dayTimeToIso(day, 8 * 60);
-    const base = {
-      subject: patientRef,
-      encounter: { reference: `Encounter/${encounterId}` },
-      effectiveDateTime: when,
-      issued: when,
-    };
-    const observation = (
+    const vital = (
       profile: string,
       cat: unknown[],
       code: unknown,
       value: Record<string, unknown>,
     ): void => {
-      emit({
-        resourceType: 'Observation',
-        id: rng.uuid(),
-        meta: { profile: [profile] },
-        status: 'final',
-        category: cat,
-        code,
-        ...base,
-        ...value,
-      });
+      observation(encounterId, when, profile, cat, code, value);
     };
     if (age >= 3) {
       const hypertensive = hasBy('hypertension', day);
@@ -282,7 +593,7 @@ export function patientResources(
         rng.normal(hypertensive ? 145 : 112 + 0.3 * Math.max(0, age - 20), 10),
       );
       const diastolic = Math.round(rng.normal(hypertensive ? 92 : 72, 7));
-      observation(
+      vital(
         'http://hl7.org/fhir/StructureDefinition/bp',
         VITAL_SIGNS,
         loinc('85354-9', 'Blood pressure panel with all children optional'),
@@ -302,7 +613,7 @@ export function patientResources(
     }
     if (age >= 2) {
       const bmi = age < 18 ? rng.normal(15 + age * 0.45, 2.5) : rng.normal(29, 5.5);
-      observation(
+      vital(
         US_CORE + 'us-core-bmi',
         VITAL_SIGNS,
         loinc('39156-5', 'Body mass index (BMI) [Ratio]'),
@@ -310,7 +621,7 @@ export function patientResources(
       );
     }
     const heartRate = Math.round(rng.normal(age < 12 ? 95 : 74, 10));
-    observation(
+    vital(
       'http://hl7.org/fhir/StructureDefinition/heartrate',
       VITAL_SIGNS,
       loinc('8867-4', 'Heart rate'),
@@ -319,13 +630,72 @@ export function patientResources(
     const diabetic = hasBy('diabetes', day);
     if (diabetic || (age >= 18 && rng.chance(0.2))) {
       const a1c = diabetic ? rng.normal(7.4, 0.8) : rng.normal(5.3, 0.25);
-      observation(
+      vital(
         US_CORE + 'us-core-observation-lab',
         LABORATORY,
         loinc('4548-4', 'Hemoglobin A1c/Hemoglobin.total in Blood'),
         { valueQuantity: quantity(round1(Math.max(4, a1c)), '%') },
       );
     }
+    if (age < 18) return;
+    // Adults: panels for the chronic conditions they have, and some screening.
+    if (
+      diabetic ||
+      hasBy('hypertension', day) ||
+      hasBy('ckd', day) ||
+      hasBy('heartFailure', day) ||
+      rng.chance(LAB_SCREENING.metabolic)
+    )
+      metabolic(encounterId, when, day, age);
+    if (hasBy('hyperlipidemia', day) || (age >= 20 && rng.chance(LAB_SCREENING.lipid)))
+      panel(encounterId, when, 'lipid', [['ldl', ldl(rng, hasBy('hyperlipidemia', day))]]);
+    if (rng.chance(LAB_SCREENING.cbc)) bloodCount(encounterId, when, day, false);
   });
   flushEventsUntil(Infinity);
+
+  function allergyIntolerance(a: AllergyKey, encounterId: string, recorded: string): void {
+    const spec = ALLERGIES[a];
+    emit({
+      resourceType: 'AllergyIntolerance',
+      id: rng.uuid(),
+      meta: { profile: [US_CORE + 'us-core-allergyintolerance'] },
+      clinicalStatus: {
+        coding: [
+          {
+            system: 'http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical',
+            code: 'active',
+          },
+        ],
+      },
+      verificationStatus: {
+        coding: [
+          {
+            system: 'http://terminology.hl7.org/CodeSystem/allergyintolerance-verification',
+            code: 'confirmed',
+          },
+        ],
+      },
+      type: 'allergy',
+      category: ['medication'],
+      criticality: 'low',
+      code: {
+        coding: [{ system: RXNORM, code: spec.rxnorm, display: spec.display }],
+        text: spec.display,
+      },
+      patient: patientRef,
+      encounter: { reference: `Encounter/${encounterId}` },
+      recordedDate: recorded,
+      recorder: practitionerRef,
+      reaction: [
+        {
+          manifestation: [
+            { coding: [{ system: SNOMED, ...spec.reaction }], text: spec.reaction.display },
+          ],
+        },
+      ],
+    });
+  }
 }
+
+/** Shares of adult wellness visits with a screening panel when no condition calls for it. */
+export const LAB_SCREENING = { metabolic: 0.1, lipid: 0.1, cbc: 0.05 } as const;

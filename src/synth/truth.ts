@@ -7,10 +7,22 @@ import { AGE_BANDS, MORTALITY, SEXES, US_CENSUS_2020_MILLIONS } from './demograp
 import { CONDITION_KEYS, CONDITIONS } from './conditions.js';
 import type { ConditionKey } from './conditions.js';
 import { DAYS_PER_YEAR } from './dates.js';
+import {
+  ALLERGIES,
+  ALLERGY_KEYS,
+  ALLERGY_OVERRIDE_RATE,
+  ANTIBIOTIC_FOR,
+  DRUG_KEYS,
+  DRUGS,
+  INTERACTION,
+  LISINOPRIL_SHARE_IN_HYPERTENSION,
+  PRESCRIBED_FOR,
+} from './medications.js';
+import type { AllergyKey, DrugKey } from './medications.js';
 
 export const SYNTH_GENERATOR = 'medlake-synth';
 /** Bumped whenever the same arguments would produce different output. */
-export const SYNTH_VERSION = '0.1.0';
+export const SYNTH_VERSION = '0.2.0';
 
 export const SYNTH_REGIONS = ['us', 'cn'] as const;
 export type SynthRegion = (typeof SYNTH_REGIONS)[number];
@@ -38,6 +50,20 @@ export interface PrevalenceRow {
   readonly withCondition: number;
 }
 
+/** Cases and person-time by which of the condition's risk factors were present. */
+export interface RiskFactorRow {
+  readonly riskFactors: readonly string[];
+  readonly cases: number;
+  readonly personDays: number;
+  readonly personYears: number;
+}
+
+export interface HospitalRow {
+  readonly admissions: number;
+  readonly icu: number;
+  readonly inHospitalDeaths: number;
+}
+
 export interface BandCountRow {
   readonly ageBand: string;
   readonly male: number;
@@ -56,6 +82,8 @@ export interface Truth {
       readonly deceased: number;
       readonly byAgeBandAtEnd: readonly BandCountRow[];
       readonly aliveByAgeBandAtEnd: readonly BandCountRow[];
+      /** Deaths by cause: a fatal event (condition key) or `other` (background hazard). */
+      readonly deathsByCause: Record<string, number>;
     };
     readonly conditions: Record<
       string,
@@ -63,8 +91,32 @@ export interface Truth {
         readonly newCases: number;
         readonly incidence: readonly IncidenceRow[];
         readonly prevalenceAtEnd: readonly PrevalenceRow[] | null;
+        /** Only for conditions with risk factors. */
+        readonly byRiskFactors?: readonly RiskFactorRow[];
+        /** Only for conditions that can be admitted. */
+        readonly hospital?: HospitalRow;
       }
     >;
+    readonly medications: {
+      readonly prescriptions: Record<string, number>;
+      /** Patients with an AllergyIntolerance, by allergy. */
+      readonly allergies: Record<string, number>;
+      readonly drugInteractions: readonly {
+        readonly drugs: readonly string[];
+        readonly rxnorm: readonly string[];
+        /** Patients prescribed both drugs (both long-term: they overlap until death). */
+        readonly exposures: number;
+      }[];
+      readonly allergyConflicts: readonly {
+        readonly allergy: string;
+        readonly drug: string;
+        readonly rxnorm: string;
+        /** Prescriptions of the drug to patients with the allergy (an AllergyIntolerance). */
+        readonly exposures: number;
+        /** Of these, prescribed after the allergy's recordedDate (the allergy was known). */
+        readonly afterRecorded: number;
+      }[];
+    };
   };
   readonly resources: Record<string, number>;
 }
@@ -77,9 +129,17 @@ export class TruthRecorder {
   private readonly byBand = new Float64Array(NB * NS);
   private readonly aliveByBand = new Float64Array(NB * NS);
   private deceased = 0;
+  private readonly deathsByCause = new Map<string, number>();
   private readonly cases = new Map<ConditionKey, Float64Array>();
   private readonly days = new Map<ConditionKey, Float64Array>();
   private readonly prevalent = new Map<ConditionKey, Float64Array>();
+  private readonly riskCases = new Map<ConditionKey, Float64Array>();
+  private readonly riskDays = new Map<ConditionKey, Float64Array>();
+  private readonly hospital = new Map<ConditionKey, [number, number, number]>();
+  private readonly prescriptions = new Map<DrugKey, number>();
+  private readonly allergies = new Map<AllergyKey, number>();
+  private readonly conflicts = new Map<AllergyKey, [number, number]>();
+  private interactionExposures = 0;
 
   constructor(
     private readonly args: SynthArguments,
@@ -91,6 +151,15 @@ export class TruthRecorder {
       this.cases.set(k, new Float64Array(this.years * NB * NS));
       this.days.set(k, new Float64Array(this.years * NB * NS));
       this.prevalent.set(k, new Float64Array(NB));
+      const nRisk = Object.keys(CONDITIONS[k].riskFactors).length;
+      this.riskCases.set(k, new Float64Array(1 << nRisk));
+      this.riskDays.set(k, new Float64Array(1 << nRisk));
+      if (CONDITIONS[k].care.inpatient > 0) this.hospital.set(k, [0, 0, 0]);
+    }
+    for (const d of DRUG_KEYS) this.prescriptions.set(d, 0);
+    for (const a of ALLERGY_KEYS) {
+      this.allergies.set(a, 0);
+      this.conflicts.set(a, [0, 0]);
     }
   }
 
@@ -98,18 +167,64 @@ export class TruthRecorder {
     return ((year - this.firstYear) * NB + band) * NS + sex;
   }
 
-  addPatient(bandAtEnd: number, sex: number, aliveAtEnd: boolean): void {
+  /** `cause`: the condition of a fatal event, or null (background death, or alive). */
+  addPatient(
+    bandAtEnd: number,
+    sex: number,
+    aliveAtEnd: boolean,
+    cause: ConditionKey | null,
+  ): void {
     (this.byBand[bandAtEnd * NS + sex] as number)++;
     if (aliveAtEnd) (this.aliveByBand[bandAtEnd * NS + sex] as number)++;
-    else this.deceased++;
+    else {
+      this.deceased++;
+      const c = cause ?? 'other';
+      this.deathsByCause.set(c, (this.deathsByCause.get(c) ?? 0) + 1);
+    }
   }
 
-  addRisk(key: ConditionKey, year: number, band: number, sex: number, days: number): void {
+  /** `mask`: bit i set when the condition's i-th risk factor is present. */
+  addRisk(
+    key: ConditionKey,
+    year: number,
+    band: number,
+    sex: number,
+    days: number,
+    mask: number,
+  ): void {
     (this.days.get(key) as Float64Array)[this.cell(year, band, sex)] += days;
+    (this.riskDays.get(key) as Float64Array)[mask] += days;
   }
 
-  addCase(key: ConditionKey, year: number, band: number, sex: number): void {
+  addCase(key: ConditionKey, year: number, band: number, sex: number, mask: number): void {
     (this.cases.get(key) as Float64Array)[this.cell(year, band, sex)]++;
+    (this.riskCases.get(key) as Float64Array)[mask]++;
+  }
+
+  addAdmission(key: ConditionKey, icu: boolean, died: boolean): void {
+    const h = this.hospital.get(key);
+    if (h === undefined) return;
+    h[0]++;
+    if (icu) h[1]++;
+    if (died) h[2]++;
+  }
+
+  addPrescription(drug: DrugKey): void {
+    this.prescriptions.set(drug, (this.prescriptions.get(drug) ?? 0) + 1);
+  }
+
+  addAllergy(allergy: AllergyKey): void {
+    this.allergies.set(allergy, (this.allergies.get(allergy) ?? 0) + 1);
+  }
+
+  addAllergyConflict(allergy: AllergyKey, afterRecorded: boolean): void {
+    const c = this.conflicts.get(allergy) as [number, number];
+    c[0]++;
+    if (afterRecorded) c[1]++;
+  }
+
+  addInteractionExposure(): void {
+    this.interactionExposures++;
   }
 
   /** A person alive at the end who has the (chronic) condition. */
@@ -148,6 +263,10 @@ export class TruthRecorder {
             });
           }
       const prev = this.prevalent.get(key) as Float64Array;
+      const riskKeys = Object.keys(CONDITIONS[key].riskFactors);
+      const rc = this.riskCases.get(key) as Float64Array;
+      const rd = this.riskDays.get(key) as Float64Array;
+      const hospital = this.hospital.get(key);
       conditions[key] = {
         newCases,
         incidence,
@@ -159,8 +278,28 @@ export class TruthRecorder {
               withCondition: prev[b] as number,
             }))
           : null,
+        ...(riskKeys.length === 0
+          ? {}
+          : {
+              byRiskFactors: Array.from(rc, (cases, mask) => ({
+                riskFactors: riskKeys.filter((_, i) => (mask & (1 << i)) !== 0),
+                cases,
+                personDays: rd[mask] as number,
+                personYears: Math.round(((rd[mask] as number) / DAYS_PER_YEAR) * 1e4) / 1e4,
+              })),
+            }),
+        ...(hospital === undefined
+          ? {}
+          : {
+              hospital: {
+                admissions: hospital[0],
+                icu: hospital[1],
+                inHospitalDeaths: hospital[2],
+              },
+            }),
       };
     }
+    const [drugA, drugB] = INTERACTION.drugs;
     const total = this.args.patients;
     return {
       generator: SYNTH_GENERATOR,
@@ -174,8 +313,39 @@ export class TruthRecorder {
           deceased: this.deceased,
           byAgeBandAtEnd: bandRows(this.byBand),
           aliveByAgeBandAtEnd: bandRows(this.aliveByBand),
+          deathsByCause: Object.fromEntries(
+            ['other', ...CONDITION_KEYS]
+              .filter((c) => this.deathsByCause.has(c))
+              .map((c) => [c, this.deathsByCause.get(c) as number]),
+          ),
         },
         conditions,
+        medications: {
+          prescriptions: Object.fromEntries(
+            DRUG_KEYS.map((d) => [d, this.prescriptions.get(d) as number]),
+          ),
+          allergies: Object.fromEntries(
+            ALLERGY_KEYS.map((a) => [a, this.allergies.get(a) as number]),
+          ),
+          drugInteractions: [
+            {
+              drugs: [drugA, drugB],
+              rxnorm: [DRUGS[drugA].rxnorm, DRUGS[drugB].rxnorm],
+              exposures: this.interactionExposures,
+            },
+          ],
+          allergyConflicts: ALLERGY_KEYS.map((a) => {
+            const c = this.conflicts.get(a) as [number, number];
+            const drug = ALLERGIES[a].conflicting;
+            return {
+              allergy: a,
+              drug,
+              rxnorm: DRUGS[drug].rxnorm,
+              exposures: c[0],
+              afterRecorded: c[1],
+            };
+          }),
+        },
       },
       resources,
     };
@@ -211,11 +381,42 @@ export function synthParameters(): Record<string, unknown> {
             chronic: c.chronic,
             per1000PersonYearsByAgeBand: c.per1000,
             sexFactor: c.sexFactor,
+            per1000PersonYearsByAgeBandFemale: c.per1000Female,
             seasonalityByMonth: c.seasonality,
             episodeDays: c.episodeDays,
+            riskFactorMultipliers: c.riskFactors,
+            care: c.care,
           },
         ];
       }),
     ),
+    medications: {
+      drugs: Object.fromEntries(
+        DRUG_KEYS.map((d) => [
+          d,
+          { rxnorm: DRUGS[d].rxnorm, display: DRUGS[d].display, sig: DRUGS[d].sig },
+        ]),
+      ),
+      prescribedFor: { ...PRESCRIBED_FOR, hypertension: ['lisinopril', 'amlodipine'] },
+      lisinoprilShareInHypertension: LISINOPRIL_SHARE_IN_HYPERTENSION,
+      antibioticFor: Object.fromEntries(
+        Object.entries(ANTIBIOTIC_FOR).map(([k, a]) => [
+          k,
+          { usual: ALLERGIES[a].conflicting, ifAllergic: ALLERGIES[a].alternative },
+        ]),
+      ),
+      interaction: INTERACTION,
+      allergies: Object.fromEntries(
+        ALLERGY_KEYS.map((a) => [
+          a,
+          {
+            share: ALLERGIES[a].share,
+            rxnorm: ALLERGIES[a].rxnorm,
+            conflicting: ALLERGIES[a].conflicting,
+          },
+        ]),
+      ),
+      allergyOverrideRate: ALLERGY_OVERRIDE_RATE,
+    },
   };
 }

@@ -1,13 +1,18 @@
 /**
  * One NDJSON file per resource type (`Patient.ndjson`, ...). Lines collect in a per-type
  * string buffer that is handed to the file stream at about 1 MB, awaiting 'drain' on
- * backpressure, so memory stays flat however many patients are written.
+ * backpressure, so memory stays flat however many patients are written. With `bulk`
+ * set, `close()` also writes a Bulk Data export manifest (`manifest.json`) listing the
+ * files, so Bulk Data clients and `medlake ingest DIR/manifest.json` read exactly them.
  */
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import type { WriteStream } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { finished } from 'node:stream/promises';
 import { join } from 'node:path';
+import type { JsonResource } from './shared-resources.js';
+import type { SynthSink } from './sink.js';
 
 const FLUSH_CHARS = 1 << 20;
 
@@ -19,11 +24,30 @@ interface TypeFile {
   bytes: number;
 }
 
-export class NdjsonWriter {
+/**
+ * The request-independent parts of a Bulk Data manifest
+ * (https://hl7.org/fhir/uv/bulkdata/export.html#response---complete-status). Both are
+ * fixed by the arguments, not the clock, so the same seed gives the same bytes.
+ */
+export interface BulkManifestInfo {
+  readonly transactionTime: string;
+  readonly request: string;
+}
+
+export const BULK_MANIFEST_FILE = 'manifest.json';
+
+export class NdjsonWriter implements SynthSink {
   private readonly files = new Map<string, TypeFile>();
   private readonly blocked: WriteStream[] = [];
 
-  constructor(private readonly dir: string) {}
+  constructor(
+    private readonly dir: string,
+    private readonly bulk?: BulkManifestInfo,
+  ) {}
+
+  emit(resource: JsonResource): void {
+    this.write(resource.resourceType, JSON.stringify(resource));
+  }
 
   /** Queues one line; call `drain()` now and then to honour backpressure. */
   write(resourceType: string, json: string): void {
@@ -66,6 +90,20 @@ export class NdjsonWriter {
       await finished(f.stream);
       counts[type] = f.count;
       bytes += f.bytes;
+    }
+    if (this.bulk !== undefined) {
+      const manifest = {
+        transactionTime: this.bulk.transactionTime,
+        request: this.bulk.request,
+        requiresAccessToken: false,
+        output: [...this.files.entries()].map(([type, f]) => ({
+          type,
+          url: `${type}.ndjson`,
+          count: f.count,
+        })),
+        error: [],
+      };
+      await writeFile(join(this.dir, BULK_MANIFEST_FILE), JSON.stringify(manifest, null, 2) + '\n');
     }
     return { counts, bytes };
   }

@@ -1,0 +1,12 @@
+/** Where `synthesize` sends resources: NDJSON files (write-ndjson.ts) or a lake (write-lake.ts). */
+import type { JsonResource } from './shared-resources.js';
+
+export interface SynthSink {
+  /** Takes one resource; call `drain()` now and then to honour backpressure. */
+  emit(resource: JsonResource): void;
+  drain(): Promise<void>;
+  /** Finishes; returns resources per type and the bytes of their JSON text. */
+  close(): Promise<{ counts: Record<string, number>; bytes: number }>;
+  /** Stops without waiting, after an error. */
+  destroy(): void;
+}
