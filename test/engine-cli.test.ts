@@ -42,6 +42,22 @@ function ndjson(r: CliResult): unknown[] {
     .map((l) => JSON.parse(l) as unknown);
 }
 
+/** `medlake view run VIEW --format ndjson` over a lake, rows parsed. */
+async function viewRun(view: string, lakeDir: string, ...extra: string[]): Promise<unknown[]> {
+  return ndjson(
+    await runCli([
+      'view',
+      'run',
+      path.join(VIEWS_DIR, view),
+      '--lake',
+      lakeDir,
+      '--format',
+      'ndjson',
+      ...extra,
+    ]),
+  );
+}
+
 /** Row order is not part of a view's result. */
 function sorted(rows: unknown[]): string[] {
   return rows.map((r) => JSON.stringify(r, Object.keys(r as object).sort())).sort();
@@ -54,16 +70,7 @@ beforeAll(async () => {
   await generateBenchData({ outDir: data, resources: 400, seed: 11 });
   await loadIntoLake(lake, [data]);
   for (const v of VIEWS) {
-    const r = await runCli([
-      'view',
-      'run',
-      path.join(VIEWS_DIR, v),
-      '--lake',
-      lake,
-      '--format',
-      'ndjson',
-    ]);
-    reference.set(v, ndjson(r));
+    reference.set(v, await viewRun(v, lake));
   }
 }, 120_000);
 
@@ -73,17 +80,7 @@ describe.each(testEngines())('query commands on %s', (engine) => {
   it.each(VIEWS)(
     'view run %s gives the rows DuckDB gives',
     async (v) => {
-      const r = await runCli([
-        'view',
-        'run',
-        path.join(VIEWS_DIR, v),
-        '--lake',
-        lake,
-        '--format',
-        'ndjson',
-        ...engineArgs(engine),
-      ]);
-      const rows = ndjson(r);
+      const rows = await viewRun(v, lake, ...engineArgs(engine));
       expect(rows.length).toBeGreaterThan(0);
       expect(sorted(rows)).toEqual(sorted(reference.get(v)!));
     },
@@ -122,9 +119,7 @@ describe.each(testEngines())('query commands on %s', (engine) => {
     const summary = JSON.parse(r.stdout) as { added: number; quarantined: number };
     expect(summary.quarantined).toBe(0);
     for (const v of ['patient.json', 'observation.json']) {
-      const rows = ndjson(
-        await runCli(['view', 'run', path.join(VIEWS_DIR, v), '--lake', own, '--format', 'ndjson']),
-      );
+      const rows = await viewRun(v, own);
       expect(sorted(rows)).toEqual(sorted(reference.get(v)!));
     }
   }, 180_000);

@@ -30,7 +30,7 @@ import {
 import type { Place, RaceChoice, Sex } from './demographics.js';
 import { CONDITION_KEYS, CONDITIONS, annualHazard, caseFatality } from './conditions.js';
 import type { ConditionKey, ConditionSpec } from './conditions.js';
-import { DAYS_PER_YEAR, ageOn, birthdayAt } from './dates.js';
+import { DAYS_PER_YEAR, ageOn, birthdayAt, civilFromDays, daysFromCivil } from './dates.js';
 import {
   ALLERGIES,
   ALLERGY_KEYS,
@@ -409,8 +409,8 @@ function simulateHazard(
     const month = monthIndex - year * 12;
     let cut = to;
     if (band < NB - 1) cut = Math.min(cut, bandStarts[band + 1] as number);
-    if (log !== null) cut = Math.min(cut, daysFromCivil(year + 1, 0));
-    if (spec.seasonality !== null) cut = Math.min(cut, daysFromCivil(year, month + 1));
+    if (log !== null) cut = Math.min(cut, firstOfMonth(year + 1, 0));
+    if (spec.seasonality !== null) cut = Math.min(cut, firstOfMonth(year, month + 1));
     let factor = 1;
     let mask = 0;
     for (let i = 0; i < risks.length; i++) {
@@ -451,30 +451,13 @@ function simulateHazard(
   }
 }
 
-/**
- * year * 12 + month (0-based) of a day since 1970-01-01, by arithmetic (H. Hinnant's
- * civil_from_days): the same as dates.ts, without Date objects in the hot loop.
- */
+/** year * 12 + month (0-based) of a day since 1970-01-01. */
 function civilMonth(day: number): number {
-  const z = day + 719468;
-  const era = Math.floor(z / 146097);
-  const doe = z - era * 146097;
-  const yoe = Math.floor(
-    (doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365,
-  );
-  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
-  const mp = Math.floor((5 * doy + 2) / 153);
-  const m = mp < 10 ? mp + 2 : mp - 10; // 0-based month
-  return (yoe + era * 400 + (m <= 1 ? 1 : 0)) * 12 + m;
+  const c = civilFromDays(day);
+  return Math.floor(c / 10000) * 12 + (Math.floor(c / 100) % 100) - 1;
 }
 
-/** Day of the first of `month` (0-based, may be 12) in `year` (days_from_civil). */
-function daysFromCivil(year: number, month: number): number {
-  const y0 = year + Math.floor(month / 12);
-  const m = (month % 12) + 1;
-  const y = m <= 2 ? y0 - 1 : y0;
-  const era = Math.floor(y / 400);
-  const yoe = y - era * 400;
-  const doy = Math.floor((153 * (m > 2 ? m - 3 : m + 9) + 2) / 5);
-  return era * 146097 + yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy - 719468;
+/** Day of the first of `month` (0-based, may be 12) in `year`. */
+function firstOfMonth(year: number, month: number): number {
+  return daysFromCivil(year + Math.floor(month / 12), (month % 12) + 1, 1);
 }
