@@ -66,7 +66,7 @@ export {
   resolveSynthArguments,
   SynthError,
   SYNTH_DEFAULTS,
-  SYNTH_RESOURCE_TYPES,
+  SYNTH_CORE_RESOURCE_TYPES,
   type SynthOptions,
   type SynthSummary,
   type Truth,

@@ -11,7 +11,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SYNTH_RESOURCE_TYPES, synthesize } from '../src/synth/index.js';
+import { SYNTH_CORE_RESOURCE_TYPES, synthesize } from '../src/synth/index.js';
 import { FhirR4Validator, formatErrors } from './helpers/fhir-validator.js';
 import type { FhirValidationError } from './helpers/fhir-validator.js';
 import { makeTempDir, removeDir } from './helpers/lake-test-utils.js';
@@ -72,7 +72,7 @@ function references(value: unknown, at: string, out: { path: string; ref: string
 describe('synth output is valid FHIR R4', () => {
   it('writes every resource type, each file holding only its own type', () => {
     const files = new Set(all.map((r) => r.file));
-    for (const type of SYNTH_RESOURCE_TYPES) expect(files).toContain(`${type}.ndjson`);
+    for (const type of SYNTH_CORE_RESOURCE_TYPES) expect(files).toContain(`${type}.ndjson`);
     for (const { file, resource } of all)
       expect(`${String(resource['resourceType'])}.ndjson`).toBe(file);
     expect(all.filter((r) => r.resource['resourceType'] === 'Patient')).toHaveLength(PATIENTS);

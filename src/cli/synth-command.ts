@@ -7,7 +7,13 @@ import { InvalidArgumentError, Option } from 'commander';
 import { resolveLakeDir } from '../lake/lake.js';
 import type { LoadSummary } from '../lake/load.js';
 import type { Command } from 'commander';
-import { SYNTH_DEFAULTS, SYNTH_REGIONS, SynthError, synthesize } from '../synth/index.js';
+import {
+  SYNTH_DEFAULTS,
+  SYNTH_REGIONS,
+  SynthError,
+  synthFormats,
+  synthesize,
+} from '../synth/index.js';
 import type { SynthRegion, SynthSummary } from '../synth/index.js';
 import { synthesizeIntoLake } from '../synth/write-lake.js';
 
@@ -55,6 +61,16 @@ export function registerSynthCommand(program: Command): void {
     )
     .option('--out <dir>', 'output folder', SYNTH_DEFAULTS.outDir)
     .option(
+      '--formats <list>',
+      `comma-separated output formats (${synthFormats().join(', ')}); fhir-ndjson is always ` +
+        'written to the folder itself, the others to a subfolder each',
+      (v: string) =>
+        v
+          .split(',')
+          .map((f) => f.trim())
+          .filter((f) => f !== ''),
+    )
+    .option(
       '--lake <dir>',
       'generate straight into this lake (no files in between); truth.json goes to <dir>/truth.json',
     )
@@ -72,12 +88,18 @@ export function registerSynthCommand(program: Command): void {
           out: string;
           region: SynthRegion;
           lake?: string;
+          formats?: string[];
           json?: boolean;
         },
         cmd: Command,
       ) => {
         if (opts.lake !== undefined && cmd.getOptionValueSource('out') === 'cli')
           cmd.error('error: give either --out or --lake, not both', { exitCode: 2 });
+        const extra = (opts.formats ?? []).filter((f) => f !== 'fhir-ndjson');
+        if (opts.lake !== undefined && extra.length > 0)
+          cmd.error('error: --formats other than fhir-ndjson need --out, not --lake', {
+            exitCode: 2,
+          });
         const synthOptions = {
           patients: opts.patients,
           seed: opts.seed,
@@ -89,7 +111,7 @@ export function registerSynthCommand(program: Command): void {
         let load: LoadSummary | undefined;
         try {
           if (opts.lake === undefined)
-            summary = await synthesize({ ...synthOptions, outDir: opts.out });
+            summary = await synthesize({ ...synthOptions, outDir: opts.out, formats: extra });
           else {
             const r = await synthesizeIntoLake(resolveLakeDir(opts.lake), synthOptions);
             summary = r.synth;

@@ -3,7 +3,7 @@
  * Patients are generated one at a time from their own PRNG and written at once; only the
  * shared sites and fixed-size truth counters stay in memory.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseDay, yearOf } from './dates.js';
 import { simulatePatient } from './patient-history.js';
@@ -15,6 +15,17 @@ import { SYNTH_REGIONS, TruthRecorder } from './truth.js';
 import type { SynthArguments, SynthRegion, Truth } from './truth.js';
 import { NdjsonWriter } from './write-ndjson.js';
 import type { SynthSink } from './sink.js';
+import { addCounters, partRandom } from './parts.js';
+import type {
+  Counters,
+  FormatWriter,
+  FormatWriterFactory,
+  PatientOutput,
+  SynthPart,
+  SynthPartFactory,
+  SynthRun,
+} from './parts.js';
+import { SYNTH_FORMAT_WRITERS, SYNTH_PARTS } from './registry.js';
 
 export { SYNTH_GENERATOR, SYNTH_REGIONS, SYNTH_VERSION } from './truth.js';
 export type { SynthArguments, SynthRegion, Truth } from './truth.js';
@@ -28,8 +39,8 @@ export const SYNTH_DEFAULTS = {
   outDir: './medlake-synth',
 } as const;
 
-/** Output order of the NDJSON files' types in counts and truth.json. */
-export const SYNTH_RESOURCE_TYPES = [
+/** Output order of the core's resource types in counts and truth.json (parts' types follow). */
+export const SYNTH_CORE_RESOURCE_TYPES = [
   'Organization',
   'Location',
   'Practitioner',
@@ -54,6 +65,15 @@ export interface SynthOptions {
   readonly onProgress?: (patientsDone: number) => void;
   /** Where resources go instead of NDJSON files in outDir (e.g. a lake, see write-lake.ts). */
   readonly sink?: SynthSink;
+  /** Parts run after the core history, in order (default: all of registry.ts). */
+  readonly parts?: readonly SynthPartFactory[];
+  /**
+   * Extra output formats besides the FHIR NDJSON in outDir (fhir-ndjson is always
+   * written), each to outDir/<format>/ (default: none).
+   */
+  readonly formats?: readonly string[];
+  /** Writers by format name (default: registry.ts); tests may add their own. */
+  readonly formatWriters?: Readonly<Record<string, FormatWriterFactory>>;
 }
 
 export interface SynthSummary {
@@ -63,6 +83,13 @@ export interface SynthSummary {
   readonly bytes: number;
   readonly durationMs: number;
   readonly truthFile: string;
+  /** Files of the extra formats, relative to outDir, by format. */
+  readonly formats: Record<string, { files: string[]; bytes: number }>;
+}
+
+/** Output formats `--formats` takes: fhir-ndjson (always written) and the registry's. */
+export function synthFormats(): string[] {
+  return ['fhir-ndjson', ...Object.keys(SYNTH_FORMAT_WRITERS)];
 }
 
 export const SYNTH_ERROR_CODES = {
@@ -119,39 +146,72 @@ export async function synthesize(options: SynthOptions): Promise<SynthSummary> {
   const started = Date.now();
   const args = resolveSynthArguments(options);
   const outDir = resolve(options.outDir ?? SYNTH_DEFAULTS.outDir);
+  const writerFactories = { ...SYNTH_FORMAT_WRITERS, ...options.formatWriters };
+  const formats = [...new Set(options.formats ?? [])].filter((f) => f !== 'fhir-ndjson');
+  for (const f of formats)
+    if (writerFactories[f] === undefined)
+      throw new SynthError(
+        SYNTH_ERROR_CODES.invalidArgument,
+        `unknown format ${JSON.stringify(f)}; formats: ${['fhir-ndjson', ...Object.keys(writerFactories)].join(', ')}`,
+      );
   await mkdir(outDir, { recursive: true });
   const window: SynthWindow = { startDay: parseDay(args.start), endDay: parseDay(args.end) };
   const truth = new TruthRecorder(args, yearOf(window.startDay), yearOf(window.endDay));
+  const nSites = siteCount(args.patients);
+  // Shared resources go first, grouped by type, so each file starts with them.
+  const siteResources = Array.from({ length: nSites }, (_, i) => makeSite(args.seed, i));
+  const sites: Site[] = siteResources.map((s) => s.site);
+  const run: SynthRun = { args, window, sites };
+  const parts: SynthPart[] = (options.parts ?? SYNTH_PARTS).map((make) => make(run));
   const writer = options.sink ?? new NdjsonWriter(outDir, bulkManifestInfo(args));
   const emit = (r: JsonResource): void => writer.emit(r);
+  const formatWriters: FormatWriter[] = [];
   let written: { counts: Record<string, number>; bytes: number };
+  const formatOut: Record<string, { files: string[]; bytes: number }> = {};
   try {
-    const sites: Site[] = [];
-    const nSites = siteCount(args.patients);
-    // Shared resources go first, grouped by type, so each file starts with them.
-    const siteResources = Array.from({ length: nSites }, (_, i) => makeSite(args.seed, i));
-    for (const type of SYNTH_RESOURCE_TYPES)
+    for (const f of formats) {
+      const dir = join(outDir, f);
+      await rm(dir, { recursive: true, force: true });
+      await mkdir(dir, { recursive: true });
+      formatWriters.push((writerFactories[f] as FormatWriterFactory)(dir, run));
+    }
+    const shared: JsonResource[] = [];
+    for (const type of SYNTH_CORE_RESOURCE_TYPES)
       for (const s of siteResources)
-        for (const r of s.resources) if (r.resourceType === type) emit(r);
-    for (const s of siteResources) sites.push(s.site);
+        for (const r of s.resources) if (r.resourceType === type) shared.push(r);
+    for (const p of parts) if (p.shared !== undefined) shared.push(...p.shared(run));
+    for (const r of shared) emit(r);
+    for (const w of formatWriters) await w.shared(shared);
 
     for (let i = 0; i < args.patients; i++) {
-      const h = simulatePatient(args.seed, i, window, nSites, PRACTITIONERS_PER_SITE, truth);
-      patientResources(h, sites, emit);
+      const history = simulatePatient(args.seed, i, window, nSites, PRACTITIONERS_PER_SITE, truth);
+      const out: PatientOutput = { history, resources: [] };
+      patientResources(history, sites, (r) => out.resources.push(r));
+      for (const p of parts) p.patient(out, partRandom(args.seed, p.stream, i), run);
+      for (const r of out.resources) emit(r);
+      for (const w of formatWriters) await w.patient(out);
       if ((i & 255) === 255) {
         await writer.drain();
         options.onProgress?.(i + 1);
       }
     }
     written = await writer.close();
+    for (const w of formatWriters) formatOut[w.format] = await w.close();
   } catch (e) {
     writer.destroy();
+    for (const w of formatWriters) w.destroy();
     throw e;
   }
+  const types = [...SYNTH_CORE_RESOURCE_TYPES, ...parts.flatMap((p) => p.resourceTypes)];
   const resources: Record<string, number> = {};
-  for (const type of SYNTH_RESOURCE_TYPES) resources[type] = written.counts[type] ?? 0;
+  for (const type of new Set(types)) resources[type] = written.counts[type] ?? 0;
   const truthFile = join(outDir, 'truth.json');
-  const truthJson: Truth = truth.toJSON(resources);
+  const partTruth: Record<string, { parameters: unknown; realised: unknown }> = {};
+  for (const p of parts) {
+    const counters: Counters = addCounters(p.counters(), 0);
+    partTruth[p.name] = { parameters: p.parameters(run), realised: p.realised(counters, run) };
+  }
+  const truthJson: Truth = { ...truth.toJSON(resources), parts: partTruth };
   await writeFile(truthFile, JSON.stringify(truthJson, null, 2) + '\n');
   options.onProgress?.(args.patients);
   return {
@@ -161,6 +221,7 @@ export async function synthesize(options: SynthOptions): Promise<SynthSummary> {
     bytes: written.bytes,
     durationMs: Date.now() - started,
     truthFile,
+    formats: formatOut,
   };
 }
 

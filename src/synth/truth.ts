@@ -119,6 +119,8 @@ export interface Truth {
     };
   };
   readonly resources: Record<string, number>;
+  /** Each part's parameters and realised truth (see parts.ts and docs/synth.md). */
+  readonly parts?: Record<string, { readonly parameters: unknown; readonly realised: unknown }>;
 }
 
 const NB = AGE_BANDS.length;

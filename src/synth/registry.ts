@@ -1,0 +1,9 @@
+/**
+ * The parts and output formats `medlake synth` runs by default. Parts run in this order
+ * (claims last: they bill what the others produced).
+ */
+import type { FormatWriterFactory, SynthPartFactory } from './parts.js';
+
+export const SYNTH_PARTS: readonly SynthPartFactory[] = [];
+
+export const SYNTH_FORMAT_WRITERS: Readonly<Record<string, FormatWriterFactory>> = {};
