@@ -284,7 +284,7 @@ describe('synth: truth against a recount of the NDJSON', () => {
     expect(rows.reduce((a, r) => a + r.alive, 0)).toBe(patients.length);
   });
 
-  it('HbA1c is mostly ≥6.5% for diabetics and mostly <5.7% for the others', () => {
+  it('HbA1c ≥6.5% against diabetes: the 2 × 2 table equals truth, near the designed accuracy', () => {
     const diabetic = new Map<string, string>();
     for (const c of resources('Condition'))
       if (conditionKey(c) === 'diabetes')
@@ -303,12 +303,22 @@ describe('synth: truth against a recount of the NDJSON', () => {
         if (v >= 6.5) dHigh++;
       } else {
         nAll++;
-        if (v < 5.7) nLow++;
+        if (v < 6.5) nLow++;
       }
     }
     expect(dAll).toBeGreaterThan(50);
-    expect(dHigh / dAll).toBeGreaterThan(0.8);
-    expect(nLow / nAll).toBeGreaterThan(0.8);
+    const t = truth.realised.diagnosticTest;
+    expect([dHigh, dAll - dHigh, nAll - nLow, nLow]).toEqual([
+      t.truePositive,
+      t.falseNegative,
+      t.falsePositive,
+      t.trueNegative,
+    ]);
+    // Designed: sensitivity 0.88, specificity 0.98 (normal model, conditions.ts HBA1C_TEST).
+    expect(t.expectedSensitivity).toBeCloseTo(0.8825, 3);
+    expect(t.expectedSpecificity).toBeCloseTo(0.9826, 3);
+    expect(Math.abs(dHigh / dAll - t.expectedSensitivity)).toBeLessThan(0.06);
+    expect(Math.abs(nLow / nAll - t.expectedSpecificity)).toBeLessThan(0.02);
   });
 });
 

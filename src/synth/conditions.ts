@@ -37,6 +37,11 @@ export interface CareSpec {
   readonly stayDays: readonly [number, number];
   /** In-hospital case fatality by age at onset: [< 65, 65–79, 80+]; null = none modelled. */
   readonly caseFatality: readonly [number, number, number] | null;
+  /**
+   * Chance that a stay discharged alive is followed by an unplanned readmission for the
+   * same condition within 30 days (day 1–30 after discharge, uniform); 0 = none.
+   */
+  readonly readmission30: number;
 }
 
 export interface ConditionSpec {
@@ -65,6 +70,7 @@ const OUTPATIENT: CareSpec = {
   icu: 0,
   stayDays: [0, 0],
   caseFatality: null,
+  readmission30: 0,
 };
 
 type Spec = Omit<ConditionSpec, 'per1000Female' | 'seasonality' | 'riskFactors' | 'care'> &
@@ -190,6 +196,7 @@ export const CONDITIONS: Readonly<Record<ConditionKey, ConditionSpec>> = {
       icu: 0.5,
       stayDays: [3, 6],
       caseFatality: [0.05, 0.1, 0.18],
+      readmission30: 0.16,
     },
   }),
   stroke: spec({
@@ -208,6 +215,7 @@ export const CONDITIONS: Readonly<Record<ConditionKey, ConditionSpec>> = {
       icu: 0.3,
       stayDays: [3, 7],
       caseFatality: [0.07, 0.11, 0.2],
+      readmission30: 0.12,
     },
   }),
   pneumonia: spec({
@@ -219,7 +227,14 @@ export const CONDITIONS: Readonly<Record<ConditionKey, ConditionSpec>> = {
     per1000: [16, 5, 3, 2, 3, 3, 3, 3, 3, 3, 6, 6, 6, 13, 13, 13, 30, 30],
     sexFactor: { male: 1.1, female: 0.9 },
     episodeDays: [14, 28],
-    care: { emergency: 0.2, inpatient: 0.3, icu: 0.15, stayDays: [3, 6], caseFatality: null },
+    care: {
+      emergency: 0.2,
+      inpatient: 0.3,
+      icu: 0.15,
+      stayDays: [3, 6],
+      caseFatality: null,
+      readmission30: 0.16,
+    },
   }),
   uti: spec({
     key: 'uti',
@@ -247,7 +262,14 @@ export const CONDITIONS: Readonly<Record<ConditionKey, ConditionSpec>> = {
     per1000: [0.02, 0.02, 0.02, 0.02, 0.03, 0.03, 0.04, 0.05, 0.08, 0.12, 0.2, 0.4, 0.8, 1.5, 3, 6, 12, 25],
     sexFactor: { male: 0.55, female: 1 },
     episodeDays: [56, 112],
-    care: { emergency: 0, inpatient: 1, icu: 0.05, stayDays: [4, 7], caseFatality: null },
+    care: {
+      emergency: 0,
+      inpatient: 1,
+      icu: 0.05,
+      stayDays: [4, 7],
+      caseFatality: null,
+      readmission30: 0.11,
+    },
   }),
 };
 
@@ -269,3 +291,30 @@ export function caseFatality(spec: ConditionSpec, age: number): number {
   if (f === null) return 0;
   return age < 65 ? f[0] : age < 80 ? f[1] : f[2];
 }
+
+/**
+ * The planted disparity: at each wellness visit a patient with hypertension has it under
+ * control (blood pressure below 140/90) with a chance that depends on the payer in force
+ * that day. Controlled readings are drawn below 140/90, uncontrolled ones at 140 systolic
+ * or above, so the reading shows the state exactly.
+ */
+export const HYPERTENSION_CONTROL = {
+  byPayer: { private: 0.6, medicare: 0.55, medicaid: 0.4, 'self-pay': 0.3 },
+  controlled: { systolic: [128, 6], diastolic: [80, 5] },
+  uncontrolled: { systolic: [150, 8], diastolic: [92, 7] },
+  threshold: { systolic: 140, diastolic: 90 },
+} as const;
+
+/**
+ * HbA1c (LOINC 4548-4) as a diagnostic test for type 2 diabetes at the 6.5% cut-off
+ * (values are rounded to 0.1, so positive means a drawn value of 6.45 or more): normal
+ * with these means and SDs, with and without diabetes. Sensitivity and specificity follow
+ * from the normal distribution; truth.json gives them and the realised 2 x 2 counts.
+ */
+export const HBA1C_TEST = {
+  cutOff: 6.5,
+  diabetic: { mean: 7.4, sd: 0.8 },
+  nonDiabetic: { mean: 5.5, sd: 0.45 },
+  /** Adults without diabetes tested at a wellness visit. */
+  screeningShare: 0.2,
+} as const;

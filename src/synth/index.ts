@@ -186,7 +186,7 @@ export async function synthesize(options: SynthOptions): Promise<SynthSummary> {
     for (let i = 0; i < args.patients; i++) {
       const history = simulatePatient(args.seed, i, window, nSites, PRACTITIONERS_PER_SITE, truth);
       const out: PatientOutput = { history, resources: [] };
-      patientResources(history, sites, (r) => out.resources.push(r));
+      patientResources(history, sites, (r) => out.resources.push(r), truth);
       for (const p of parts) p.patient(out, partRandom(args.seed, p.stream, i), run);
       for (const r of out.resources) emit(r);
       for (const w of formatWriters) await w.patient(out);

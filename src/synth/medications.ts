@@ -126,8 +126,30 @@ export const PRESCRIBED_FOR: Readonly<Partial<Record<ConditionKey, readonly Drug
   myocardialInfarction: ['aspirin', 'clopidogrel', 'atorvastatin'],
   stroke: ['aspirin', 'atorvastatin'],
 };
-/** Hypertension: lisinopril for this share, amlodipine for the rest. */
-export const LISINOPRIL_SHARE_IN_HYPERTENSION = 0.6;
+/**
+ * The planted treatment effect, with confounding by indication. Hypertension's first-line
+ * drug is lisinopril or amlodipine, chosen when hypertension is recorded, with
+ * logit P(amlodipine) = intercept + age65 [age >= 65 then] + ckd [CKD recorded by then]
+ * + diabetes [type 2 diabetes by then]: older patients and CKD get amlodipine more often,
+ * diabetes lisinopril. Age, CKD and diabetes all raise the stroke rate, so a naive
+ * comparison of stroke rates by drug is biased; conditional on these three, the stroke
+ * hazard on amlodipine is `hazardRatio` times that on lisinopril (from the day it starts,
+ * for life: intention to treat), which a propensity-score analysis should recover.
+ */
+export const FIRST_LINE = {
+  condition: 'hypertension',
+  drugs: ['lisinopril', 'amlodipine'],
+  outcome: 'stroke',
+  hazardRatio: 0.75,
+  propensity: { intercept: -1.0, age65: 1.6, ckd: 1.2, diabetes: -0.8 },
+} as const;
+
+/** P(amlodipine) for the first-line choice (see FIRST_LINE). */
+export function amlodipineProbability(age65: boolean, ckd: boolean, diabetes: boolean): number {
+  const p = FIRST_LINE.propensity;
+  const z = p.intercept + (age65 ? p.age65 : 0) + (ckd ? p.ckd : 0) + (diabetes ? p.diabetes : 0);
+  return 1 / (1 + Math.exp(-z));
+}
 
 /**
  * The planted drug–drug interaction: an ACE inhibitor with a potassium-sparing diuretic

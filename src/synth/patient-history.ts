@@ -37,11 +37,15 @@ import {
   ALLERGY_OVERRIDE_RATE,
   ANTIBIOTIC_FOR,
   DRUGS,
+  FIRST_LINE,
   INTERACTION,
-  LISINOPRIL_SHARE_IN_HYPERTENSION,
   PRESCRIBED_FOR,
+  amlodipineProbability,
 } from './medications.js';
 import type { AllergyKey, DrugKey } from './medications.js';
+import { patientInsurance } from './insurance.js';
+import type { Insurance } from './insurance.js';
+import { PART_STREAMS } from './parts.js';
 import { Random } from './random.js';
 import type { TruthRecorder } from './truth.js';
 
@@ -71,6 +75,20 @@ export interface MedOrder {
   readonly conflict: AllergyKey | null;
 }
 
+/** An unplanned readmission for the same condition after an inpatient stay. */
+export interface Readmission extends InpatientStay {
+  readonly day: number;
+}
+
+/** Hypertension's first-line drug (see FIRST_LINE in medications.ts). */
+export interface FirstLine {
+  readonly drug: (typeof FIRST_LINE.drugs)[number];
+  /** The day hypertension was recorded and the drug started. */
+  readonly start: number;
+  /** Bits: 1 = age >= 65, 2 = diabetes, 4 = CKD, at the start. */
+  readonly stratum: number;
+}
+
 export interface ConditionEvent {
   readonly key: ConditionKey;
   readonly onset: number;
@@ -82,6 +100,8 @@ export interface ConditionEvent {
   readonly inpatient: InpatientStay | null;
   /** The patient died of this event, in hospital. */
   readonly fatal: boolean;
+  /** Readmitted within 30 days of discharge (inpatient stays only). */
+  readonly readmission: Readmission | null;
   /** Prescribed when the condition is recorded. */
   readonly medications: readonly MedOrder[];
 }
@@ -111,6 +131,10 @@ export interface PatientHistory {
   readonly events: readonly ConditionEvent[];
   /** Allergies recorded (AllergyIntolerance) at the first wellness visit. */
   readonly allergies: readonly AllergyKey[];
+  /** Hypertension's first-line drug, if hypertension is recorded. */
+  readonly firstLine: FirstLine | null;
+  /** Income and payers over the window (insurance.ts; its own PRNG stream). */
+  readonly insurance: Insurance;
   /** Last day of the window (encounters running past it are still in progress). */
   readonly endDay: number;
 }
@@ -123,12 +147,15 @@ interface Draft {
   emergency: boolean;
   inpatient: InpatientStay | null;
   deathDay: number | null;
+  readmission: Readmission | null;
 }
 
 /** A risk factor of a condition: its onset (Infinity if none) and rate multiplier. */
 interface RiskStep {
   readonly onset: number;
   readonly factor: number;
+  /** Not a risk factor of truth's `byRiskFactors` (no mask bit): the treatment effect. */
+  readonly unmasked?: boolean;
 }
 
 /**
@@ -186,6 +213,10 @@ export function simulatePatient(
     }
   }
 
+  // The first-line choice draws from its own stream, so it leaves the patient's PRNG alone.
+  const firstLineDraw = new Random(seed, PART_STREAMS.treatment, index).next();
+  let firstLine: FirstLine | null = null;
+
   LOG.length = 0;
   // The day each age band begins (a 5-year birthday), for the hazard segments.
   const bandStarts: number[] = [];
@@ -199,6 +230,12 @@ export function simulatePatient(
       onset: chronicOnset.get(rf as ConditionKey) ?? Infinity,
       factor: factor,
     }));
+    if (key === FIRST_LINE.outcome) {
+      // Every chronic onset is known by now (hypertension, diabetes and CKD come first).
+      firstLine = chooseFirstLine(chronicOnset, from, visits, birth, firstLineDraw);
+      if (firstLine?.drug === 'amlodipine')
+        risks.push({ onset: firstLine.start, factor: FIRST_LINE.hazardRatio, unmasked: true });
+    }
     if (spec.chronic) {
       // Onsets before the window make the prevalence at its start.
       let onset: number | null = null;
@@ -215,6 +252,7 @@ export function simulatePatient(
           emergency: false,
           inpatient: null,
           deathDay: null,
+          readmission: null,
         });
         continue;
       }
@@ -225,6 +263,7 @@ export function simulatePatient(
       let emergency = false;
       let inpatient: InpatientStay | null = null;
       let deathDay: number | null = null;
+      let readmission: Readmission | null = null;
       if (!spec.chronic) {
         if (care.inpatient > 0 && rng.chance(care.inpatient)) {
           const nights = rng.int(...care.stayDays);
@@ -232,6 +271,12 @@ export function simulatePatient(
           inpatient = { nights, icuDays };
           if (rng.chance(caseFatality(spec, ageOn(birth, day))))
             deathDay = day + rng.int(1, nights);
+          else if (care.readmission30 > 0 && rng.chance(care.readmission30))
+            readmission = {
+              day: day + nights + rng.int(1, 30),
+              nights: rng.int(...care.stayDays),
+              icuDays: 0,
+            };
         } else emergency = care.emergency > 0 && rng.chance(care.emergency);
       }
       drafts.push({
@@ -242,6 +287,7 @@ export function simulatePatient(
         emergency,
         inpatient,
         deathDay,
+        readmission,
       });
     });
   }
@@ -274,17 +320,20 @@ export function simulatePatient(
     ...kept.filter((d) => !d.prevalentAtStart && d.onset > firstVisit),
   ];
   const longTerm = new Set<DrugKey>();
+  // A new user only if the first-line drug is ordered for hypertension (lisinopril may be
+  // running already, for heart failure).
+  let firstLineOrdered = false;
   const meds = new Map<Draft, MedOrder[]>();
   for (const d of recordOrder) {
     const day = d.prevalentAtStart ? firstVisit : d.onset;
     const orders: MedOrder[] = [];
     const wanted: DrugKey[] = [...(PRESCRIBED_FOR[d.key] ?? [])];
-    if (d.key === 'hypertension')
-      wanted.push(rng.chance(LISINOPRIL_SHARE_IN_HYPERTENSION) ? 'lisinopril' : 'amlodipine');
+    if (d.key === FIRST_LINE.condition && firstLine !== null) wanted.push(firstLine.drug);
     if (d.key === 'heartFailure' && rng.chance(INTERACTION.spironolactoneShareInHeartFailure))
       wanted.push('spironolactone');
     for (const drug of wanted) {
       if (longTerm.has(drug)) continue;
+      if (d.key === FIRST_LINE.condition && drug === firstLine?.drug) firstLineOrdered = true;
       longTerm.add(drug);
       orders.push({ drug, status: death === null ? 'active' : 'stopped', conflict: null });
       truth.addPrescription(drug);
@@ -320,8 +369,14 @@ export function simulatePatient(
     emergency: d.emergency,
     inpatient: d.inpatient,
     fatal: d === fatalDraft,
+    readmission: d.readmission !== null && d.readmission.day < until ? d.readmission : null,
     medications: meds.get(d) ?? [],
   }));
+  // Recorded only if alive on that day (a new onset is; one from before the window needs a
+  // wellness visit, the start, before death).
+  const chosen = firstLine as FirstLine | null;
+  const recordedFirstLine =
+    chosen !== null && chosen.start < until && firstLineOrdered ? chosen : null;
 
   // Person-time and cases up to the final death.
   for (let i = 0; i < LOG.length; i += 7) {
@@ -336,7 +391,21 @@ export function simulatePatient(
     } else if (a < until) truth.addCase(key, year, b, sexIndex, mask);
   }
   for (const e of events)
-    if (e.inpatient !== null) truth.addAdmission(e.key, e.inpatient.icuDays > 0, e.fatal);
+    if (e.inpatient !== null) {
+      truth.addAdmission(e.key, e.inpatient.icuDays > 0, e.fatal);
+      const discharge = e.onset + e.inpatient.nights;
+      // Index stays with a full 30 days of follow-up in the window, discharged alive.
+      if (!e.fatal && discharge + 30 <= window.endDay && (death === null || death > discharge))
+        truth.addIndexStay(e.key, e.readmission !== null && e.readmission.day <= discharge + 30);
+      if (e.readmission !== null) truth.addAdmission(e.key, false, false);
+    }
+  if (recordedFirstLine !== null && recordedFirstLine.start < window.endDay) {
+    const f = recordedFirstLine;
+    const stop = Math.min(until, window.endDay + 1);
+    const next = events.find((e) => e.key === FIRST_LINE.outcome && e.onset > f.start);
+    const end = next !== undefined && next.onset < stop ? next.onset : stop;
+    truth.addFirstLine(f.drug, f.stratum, end - (f.start + 1), end < stop);
+  }
 
   const bandAtEnd = ageBandIndex(ageOn(birth, window.endDay));
   truth.addPatient(bandAtEnd, sexIndex, death === null, fatalDraft?.key ?? null);
@@ -365,8 +434,33 @@ export function simulatePatient(
     wellness,
     events,
     allergies,
+    firstLine: recordedFirstLine,
+    insurance: patientInsurance(seed, index, birth, death, window),
     endDay: window.endDay,
   };
+}
+
+/**
+ * Hypertension's first-line drug, chosen on the day it is recorded: its onset in the window,
+ * or the first wellness visit for hypertension from before the window (none without a
+ * visit). `u` is a uniform draw from the treatment stream.
+ */
+function chooseFirstLine(
+  chronicOnset: ReadonlyMap<ConditionKey, number>,
+  from: number,
+  visits: readonly number[],
+  birth: number,
+  u: number,
+): FirstLine | null {
+  const onset = chronicOnset.get('hypertension');
+  if (onset === undefined) return null;
+  const start = onset >= from ? onset : visits[0];
+  if (start === undefined) return null;
+  const age65 = ageOn(birth, start) >= 65;
+  const diabetes = (chronicOnset.get('diabetes') ?? Infinity) <= start;
+  const ckd = (chronicOnset.get('ckd') ?? Infinity) <= start;
+  const drug = u < amlodipineProbability(age65, ckd, diabetes) ? 'amlodipine' : 'lisinopril';
+  return { drug, start, stratum: (age65 ? 1 : 0) | (diabetes ? 2 : 0) | (ckd ? 4 : 0) };
 }
 
 /** Day of death in [from, to), or null: Gompertz hazard, constant within a year of age. */
@@ -417,7 +511,7 @@ function simulateHazard(
       const r = risks[i] as RiskStep;
       if (r.onset <= cursor) {
         factor *= r.factor;
-        mask |= 1 << i;
+        if (r.unmasked !== true) mask |= 1 << i;
       } else if (r.onset < cut) cut = r.onset;
     }
     const rate = annualHazard(spec, band, sex, month) * factor;

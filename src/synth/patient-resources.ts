@@ -7,7 +7,7 @@
  */
 import { HISPANIC, NOT_HISPANIC } from './demographics.js';
 import type { OmbCode } from './demographics.js';
-import { CONDITIONS } from './conditions.js';
+import { CONDITIONS, HBA1C_TEST, HYPERTENSION_CONTROL } from './conditions.js';
 import type { ConditionKey } from './conditions.js';
 import type { AllergyKey } from './medications.js';
 import { ageOn, dayTimeToIso, dayToIso } from './dates.js';
@@ -16,6 +16,8 @@ import type { LabKey, PanelKey } from './labs.js';
 import { ALLERGIES, DRUGS } from './medications.js';
 import type { ConditionEvent, MedOrder, PatientHistory } from './patient-history.js';
 import type { JsonResource, Site } from './shared-resources.js';
+import { payerOn } from './insurance.js';
+import type { TruthRecorder } from './truth.js';
 
 const US_CORE = 'http://hl7.org/fhir/us/core/StructureDefinition/';
 const SNOMED = 'http://snomed.info/sct';
@@ -131,6 +133,7 @@ export function patientResources(
   h: PatientHistory,
   sites: readonly Site[],
   emit: (r: JsonResource) => void,
+  truth: TruthRecorder | null = null,
 ): void {
   const { rng } = h;
   const site = sites[h.site] as Site;
@@ -261,15 +264,21 @@ export function patientResources(
    * sub-encounter (partOf) for some; it ends at discharge or at death, and is still
    * in progress if discharge falls after the window.
    */
-  const admission = (e: ConditionEvent, nights: number, icuDays: number): [string, number] => {
+  const admission = (
+    key: ConditionKey,
+    onset: number,
+    nights: number,
+    icuDays: number,
+    readmission: boolean,
+  ): [string, number] => {
     const id = rng.uuid();
     const startMinute = rng.int(0, 1439);
     const dischargeMinute = rng.int(10 * 60, 14 * 60);
-    const discharge = e.onset + nights;
+    const discharge = onset + nights;
     const dies = h.death !== null && h.death <= discharge;
     const endOf = (day: number, minute: number): string | null =>
       dies && h.death !== null && h.death <= day
-        ? dayTimeToIso(h.death, Math.max(h.deathMinute, h.death === e.onset ? startMinute : 0))
+        ? dayTimeToIso(h.death, Math.max(h.deathMinute, h.death === onset ? startMinute : 0))
         : day > h.endDay
           ? null
           : dayTimeToIso(day, minute);
@@ -278,11 +287,24 @@ export function patientResources(
       id,
       IMP,
       ENCOUNTER_TYPES.inpatient,
-      dayTimeToIso(e.onset, startMinute),
+      dayTimeToIso(onset, startMinute),
       end,
-      e.key,
+      key,
       {
         hospitalization: {
+          ...(readmission
+            ? {
+                reAdmission: {
+                  coding: [
+                    {
+                      system: 'http://terminology.hl7.org/CodeSystem/v2-0092',
+                      code: 'R',
+                      display: 'Re-admission',
+                    },
+                  ],
+                },
+              }
+            : {}),
           admitSource: {
             coding: [
               { system: ADMIT_SOURCE, code: 'emd', display: 'From accident/emergency department' },
@@ -306,9 +328,9 @@ export function patientResources(
         rng.uuid(),
         IMP,
         ENCOUNTER_TYPES.icu,
-        dayTimeToIso(e.onset, startMinute),
-        endOf(e.onset + icuDays, startMinute),
-        e.key,
+        dayTimeToIso(onset, startMinute),
+        endOf(onset + icuDays, startMinute),
+        key,
         { partOf: { reference: `Encounter/${id}` } },
         hospital,
       );
@@ -544,7 +566,13 @@ export function patientResources(
     while (next < events.length && (events[next] as ConditionEvent).onset <= day) {
       const e = events[next++] as ConditionEvent;
       if (e.inpatient !== null) {
-        const [id, minute] = admission(e, e.inpatient.nights, e.inpatient.icuDays);
+        const [id, minute] = admission(
+          e.key,
+          e.onset,
+          e.inpatient.nights,
+          e.inpatient.icuDays,
+          false,
+        );
         record(e, id, e.onset, minute);
         // Admission labs, half an hour after arrival.
         const when = dayTimeToIso(e.onset, Math.min(minute + 30, 1439));
@@ -553,6 +581,12 @@ export function patientResources(
         bloodCount(id, when, e.onset, e.key === 'pneumonia', hospital);
         const age = ageOn(h.birth, e.onset);
         if (age >= 18) metabolic(id, when, e.onset, age, hospital);
+        const r = e.readmission;
+        if (r !== null) {
+          const [rid, rminute] = admission(e.key, r.day, r.nights, r.icuDays, true);
+          const rwhen = dayTimeToIso(r.day, Math.min(rminute + 30, 1439));
+          bloodCount(rid, rwhen, r.day, e.key === 'pneumonia', hospital);
+        }
         continue;
       }
       const [id, minute] = encounter(
@@ -588,11 +622,25 @@ export function patientResources(
       observation(encounterId, when, profile, cat, code, value);
     };
     if (age >= 3) {
-      const hypertensive = hasBy('hypertension', day);
-      const systolic = Math.round(
-        rng.normal(hypertensive ? 145 : 112 + 0.3 * Math.max(0, age - 20), 10),
-      );
-      const diastolic = Math.round(rng.normal(hypertensive ? 92 : 72, 7));
+      let systolic: number;
+      let diastolic: number;
+      if (hasBy('hypertension', day)) {
+        // The payer disparity (HYPERTENSION_CONTROL): controlled or not, by payer.
+        const c = HYPERTENSION_CONTROL;
+        const payer = payerOn(h.insurance, day);
+        const controlled = rng.chance(c.byPayer[payer]);
+        const bp = controlled ? c.controlled : c.uncontrolled;
+        systolic = Math.round(rng.normal(bp.systolic[0], bp.systolic[1]));
+        diastolic = Math.round(rng.normal(bp.diastolic[0], bp.diastolic[1]));
+        if (controlled) {
+          systolic = Math.min(systolic, c.threshold.systolic - 1);
+          diastolic = Math.min(diastolic, c.threshold.diastolic - 1);
+        } else systolic = Math.max(systolic, c.threshold.systolic);
+        truth?.addBloodPressure(payer, controlled, visit === h.wellness.length - 1);
+      } else {
+        systolic = Math.round(rng.normal(112 + 0.3 * Math.max(0, age - 20), 10));
+        diastolic = Math.round(rng.normal(72, 7));
+      }
       vital(
         'http://hl7.org/fhir/StructureDefinition/bp',
         VITAL_SIGNS,
@@ -628,8 +676,10 @@ export function patientResources(
       { valueQuantity: quantity(heartRate, '/min') },
     );
     const diabetic = hasBy('diabetes', day);
-    if (diabetic || (age >= 18 && rng.chance(0.2))) {
-      const a1c = diabetic ? rng.normal(7.4, 0.8) : rng.normal(5.3, 0.25);
+    if (diabetic || (age >= 18 && rng.chance(HBA1C_TEST.screeningShare))) {
+      const d = diabetic ? HBA1C_TEST.diabetic : HBA1C_TEST.nonDiabetic;
+      const a1c = rng.normal(d.mean, d.sd);
+      truth?.addHba1c(diabetic, round1(Math.max(4, a1c)) >= HBA1C_TEST.cutOff);
       vital(
         US_CORE + 'us-core-observation-lab',
         LABORATORY,

@@ -4,7 +4,9 @@
  * counters (years × age bands × sexes), independent of the number of patients.
  */
 import { AGE_BANDS, MORTALITY, SEXES, US_CENSUS_2020_MILLIONS } from './demographics.js';
-import { CONDITION_KEYS, CONDITIONS } from './conditions.js';
+import { CONDITION_KEYS, CONDITIONS, HBA1C_TEST, HYPERTENSION_CONTROL } from './conditions.js';
+import { PAYER_KEYS } from './insurance.js';
+import type { PayerKey } from './insurance.js';
 import type { ConditionKey } from './conditions.js';
 import { DAYS_PER_YEAR } from './dates.js';
 import {
@@ -14,15 +16,15 @@ import {
   ANTIBIOTIC_FOR,
   DRUG_KEYS,
   DRUGS,
+  FIRST_LINE,
   INTERACTION,
-  LISINOPRIL_SHARE_IN_HYPERTENSION,
   PRESCRIBED_FOR,
 } from './medications.js';
 import type { AllergyKey, DrugKey } from './medications.js';
 
 export const SYNTH_GENERATOR = 'medlake-synth';
 /** Bumped whenever the same arguments would produce different output. */
-export const SYNTH_VERSION = '0.2.0';
+export const SYNTH_VERSION = '0.3.0';
 
 export const SYNTH_REGIONS = ['us', 'cn'] as const;
 export type SynthRegion = (typeof SYNTH_REGIONS)[number];
@@ -117,10 +119,72 @@ export interface Truth {
         readonly afterRecorded: number;
       }[];
     };
+    /** 30-day readmissions after inpatient stays, by condition (docs/synth.md). */
+    readonly readmissions: Record<
+      string,
+      { readonly indexStays: number; readonly readmitted30: number; readonly rate: number | null }
+    >;
+    /** The planted first-line treatment effect (FIRST_LINE; docs/synth.md). */
+    readonly treatmentEffect: TreatmentEffectTruth;
+    /** The planted payer disparity in blood-pressure control (HYPERTENSION_CONTROL). */
+    readonly hypertensionControl: {
+      readonly byPayer: Record<
+        string,
+        {
+          readonly designedRate: number;
+          readonly visits: number;
+          readonly controlledVisits: number;
+          /** Patients whose last wellness visit in the window had hypertension, by payer then. */
+          readonly patientsAtLastVisit: number;
+          readonly controlledAtLastVisit: number;
+          readonly rateAtLastVisit: number | null;
+        }
+      >;
+    };
+    /** HbA1c >= 6.5% as a test for type 2 diabetes, over all HbA1c results (HBA1C_TEST). */
+    readonly diagnosticTest: {
+      readonly test: string;
+      readonly condition: string;
+      readonly cutOff: number;
+      readonly expectedSensitivity: number;
+      readonly expectedSpecificity: number;
+      readonly truePositive: number;
+      readonly falseNegative: number;
+      readonly falsePositive: number;
+      readonly trueNegative: number;
+      readonly sensitivity: number | null;
+      readonly specificity: number | null;
+    };
   };
   readonly resources: Record<string, number>;
   /** Each part's parameters and realised truth (see parts.ts and docs/synth.md). */
   readonly parts?: Record<string, { readonly parameters: unknown; readonly realised: unknown }>;
+}
+
+export interface TreatmentEffectRow {
+  readonly drug: string;
+  readonly age65: boolean;
+  readonly diabetes: boolean;
+  readonly ckd: boolean;
+  readonly newUsers: number;
+  readonly strokes: number;
+  readonly personDays: number;
+}
+
+export interface TreatmentEffectTruth {
+  readonly exposure: string;
+  readonly comparator: string;
+  readonly outcome: string;
+  /** The true conditional hazard ratio (a parameter). */
+  readonly trueHazardRatio: number;
+  readonly byStratum: readonly TreatmentEffectRow[];
+  /** Stroke rate ratio, amlodipine vs lisinopril, ignoring the confounders (biased). */
+  readonly crudeRateRatio: number | null;
+  /** Mantel–Haenszel rate ratio over the 8 strata of the confounders, with a 95% CI. */
+  readonly adjustedRateRatio: {
+    readonly estimate: number;
+    readonly ci95: readonly [number, number];
+  } | null;
 }
 
 const NB = AGE_BANDS.length;
@@ -142,6 +206,16 @@ export class TruthRecorder {
   private readonly allergies = new Map<AllergyKey, number>();
   private readonly conflicts = new Map<AllergyKey, [number, number]>();
   private interactionExposures = 0;
+  /** Per condition: [index stays with 30 days of follow-up, of them readmitted in 30 days]. */
+  private readonly readmissions = new Map<ConditionKey, [number, number]>();
+  /** First-line drug (0 lisinopril, 1 amlodipine) x stratum: new users, strokes, days. */
+  private readonly firstLineUsers = new Float64Array(16);
+  private readonly firstLineEvents = new Float64Array(16);
+  private readonly firstLineDays = new Float64Array(16);
+  /** By payer: [visits, controlled, patients at last visit, controlled at last visit]. */
+  private readonly bp = new Map<PayerKey, [number, number, number, number]>();
+  /** [TP, FN, FP, TN] of HbA1c >= 6.5% for diabetes. */
+  private readonly hba1c = [0, 0, 0, 0];
 
   constructor(
     private readonly args: SynthArguments,
@@ -209,6 +283,45 @@ export class TruthRecorder {
     h[0]++;
     if (icu) h[1]++;
     if (died) h[2]++;
+  }
+
+  /** An inpatient stay discharged alive with 30 days of follow-up in the window. */
+  addIndexStay(key: ConditionKey, readmitted30: boolean): void {
+    const r = this.readmissions.get(key) ?? [0, 0];
+    r[0]++;
+    if (readmitted30) r[1]++;
+    this.readmissions.set(key, r);
+  }
+
+  /**
+   * A new user of a first-line drug: follow-up days from the day after the start to the
+   * first stroke after it (`event`), death or the end of the window.
+   */
+  addFirstLine(
+    drug: (typeof FIRST_LINE.drugs)[number],
+    stratum: number,
+    days: number,
+    event: boolean,
+  ): void {
+    const i = (drug === 'amlodipine' ? 8 : 0) + stratum;
+    (this.firstLineUsers[i] as number)++;
+    if (event) (this.firstLineEvents[i] as number)++;
+    this.firstLineDays[i] += days;
+  }
+
+  addBloodPressure(payer: PayerKey, controlled: boolean, lastVisit: boolean): void {
+    const c = this.bp.get(payer) ?? [0, 0, 0, 0];
+    c[0]++;
+    if (controlled) c[1]++;
+    if (lastVisit) {
+      c[2]++;
+      if (controlled) c[3]++;
+    }
+    this.bp.set(payer, c);
+  }
+
+  addHba1c(diabetic: boolean, positive: boolean): void {
+    (this.hba1c[(diabetic ? 0 : 2) + (positive ? 0 : 1)] as number)++;
   }
 
   addPrescription(drug: DrugKey): void {
@@ -348,8 +461,110 @@ export class TruthRecorder {
             };
           }),
         },
+        readmissions: Object.fromEntries(
+          CONDITION_KEYS.filter((k) => CONDITIONS[k].care.readmission30 > 0).map((k) => {
+            const [n, r] = this.readmissions.get(k) ?? [0, 0];
+            return [k, { indexStays: n, readmitted30: r, rate: n > 0 ? r / n : null }];
+          }),
+        ),
+        treatmentEffect: this.treatmentEffect(),
+        hypertensionControl: {
+          byPayer: Object.fromEntries(
+            PAYER_KEYS.map((p) => {
+              const [v, c, n, nc] = this.bp.get(p) ?? [0, 0, 0, 0];
+              return [
+                p,
+                {
+                  designedRate: HYPERTENSION_CONTROL.byPayer[p],
+                  visits: v,
+                  controlledVisits: c,
+                  patientsAtLastVisit: n,
+                  controlledAtLastVisit: nc,
+                  rateAtLastVisit: n > 0 ? nc / n : null,
+                },
+              ];
+            }),
+          ),
+        },
+        diagnosticTest: this.diagnosticTest(),
       },
       resources,
+    };
+  }
+
+  private diagnosticTest(): Truth['realised']['diagnosticTest'] {
+    const [tp, fn, fp, tn] = this.hba1c as [number, number, number, number];
+    const t = HBA1C_TEST;
+    const cut = t.cutOff - 0.05; // values are rounded to 0.1
+    return {
+      test: 'HbA1c (LOINC 4548-4) >= 6.5%',
+      condition: 'diabetes',
+      cutOff: t.cutOff,
+      expectedSensitivity: 1 - normalCdf((cut - t.diabetic.mean) / t.diabetic.sd),
+      expectedSpecificity: normalCdf((cut - t.nonDiabetic.mean) / t.nonDiabetic.sd),
+      truePositive: tp,
+      falseNegative: fn,
+      falsePositive: fp,
+      trueNegative: tn,
+      sensitivity: tp + fn > 0 ? tp / (tp + fn) : null,
+      specificity: fp + tn > 0 ? tn / (fp + tn) : null,
+    };
+  }
+
+  private treatmentEffect(): TreatmentEffectTruth {
+    const rows: TreatmentEffectRow[] = [];
+    for (let d = 0; d < 2; d++)
+      for (let s = 0; s < 8; s++)
+        rows.push({
+          drug: FIRST_LINE.drugs[d] as string,
+          age65: (s & 1) !== 0,
+          diabetes: (s & 2) !== 0,
+          ckd: (s & 4) !== 0,
+          newUsers: this.firstLineUsers[d * 8 + s] as number,
+          strokes: this.firstLineEvents[d * 8 + s] as number,
+          personDays: this.firstLineDays[d * 8 + s] as number,
+        });
+    const sum = (a: Float64Array, d: number): number =>
+      a.slice(d * 8, d * 8 + 8).reduce((x, y) => x + y, 0);
+    const e0 = sum(this.firstLineEvents, 0);
+    const e1 = sum(this.firstLineEvents, 1);
+    const t0 = sum(this.firstLineDays, 0);
+    const t1 = sum(this.firstLineDays, 1);
+    const crude = e0 > 0 && t1 > 0 ? e1 / t1 / (e0 / t0) : null;
+    // Mantel–Haenszel rate ratio; variance of its log from Greenland & Robins (1985).
+    let num = 0;
+    let den = 0;
+    let v = 0;
+    for (let s = 0; s < 8; s++) {
+      const a = this.firstLineEvents[8 + s] as number;
+      const b = this.firstLineEvents[s] as number;
+      const T1 = this.firstLineDays[8 + s] as number;
+      const T0 = this.firstLineDays[s] as number;
+      const T = T0 + T1;
+      if (T0 === 0 || T1 === 0) continue;
+      num += (a * T0) / T;
+      den += (b * T1) / T;
+      v += (T1 * T0 * (a + b)) / (T * T);
+    }
+    const adjusted =
+      num > 0 && den > 0
+        ? (() => {
+            const est = num / den;
+            const se = Math.sqrt(v / (num * den));
+            return {
+              estimate: est,
+              ci95: [est * Math.exp(-1.959964 * se), est * Math.exp(1.959964 * se)] as const,
+            };
+          })()
+        : null;
+    return {
+      exposure: FIRST_LINE.drugs[1],
+      comparator: FIRST_LINE.drugs[0],
+      outcome: FIRST_LINE.outcome,
+      trueHazardRatio: FIRST_LINE.hazardRatio,
+      byStratum: rows,
+      crudeRateRatio: crude,
+      adjustedRateRatio: adjusted,
     };
   }
 }
@@ -400,7 +615,7 @@ export function synthParameters(): Record<string, unknown> {
         ]),
       ),
       prescribedFor: { ...PRESCRIBED_FOR, hypertension: ['lisinopril', 'amlodipine'] },
-      lisinoprilShareInHypertension: LISINOPRIL_SHARE_IN_HYPERTENSION,
+      firstLineInHypertension: FIRST_LINE,
       antibioticFor: Object.fromEntries(
         Object.entries(ANTIBIOTIC_FOR).map(([k, a]) => [
           k,
@@ -421,4 +636,16 @@ export function synthParameters(): Record<string, unknown> {
       allergyOverrideRate: ALLERGY_OVERRIDE_RATE,
     },
   };
+}
+
+/** Standard normal CDF (Abramowitz & Stegun 7.1.26 erf, |error| < 1.5e-7). */
+export function normalCdf(z: number): number {
+  const x = Math.abs(z) / Math.SQRT2;
+  const t = 1 / (1 + 0.3275911 * x);
+  const y =
+    1 -
+    ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) *
+      t *
+      Math.exp(-x * x);
+  return z >= 0 ? 0.5 * (1 + y) : 0.5 * (1 - y);
 }

@@ -1,0 +1,215 @@
+/**
+ * The planted effects in truth.json (docs/synth.md, "Planted effects"): the first-line
+ * treatment effect with confounding by indication, 30-day readmissions, the payer disparity
+ * in blood-pressure control and the HbA1c test's accuracy. Each is recounted from the FHIR
+ * output (a 2,000-patient population written to files) and, where precision needs it,
+ * checked against its parameter on a larger population generated without files.
+ */
+import { readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { synthesize } from '../src/synth/index.js';
+import type { SynthSink, Truth } from '../src/synth/index.js';
+import { DRUGS, FIRST_LINE, amlodipineProbability } from '../src/synth/medications.js';
+import { CONDITIONS, HYPERTENSION_CONTROL } from '../src/synth/conditions.js';
+import { makeTempDir, removeDir } from './helpers/lake-test-utils.js';
+
+type Json = Record<string, unknown>;
+
+let tmp = '';
+let small: Truth;
+let large: Truth;
+const byType = new Map<string, Json[]>();
+
+/** A sink that drops the resources: truth only, for large populations. */
+const nullSink = (): SynthSink => ({
+  emit() {},
+  drain: () => Promise.resolve(),
+  close: () => Promise.resolve({ counts: {}, bytes: 0 }),
+  destroy() {},
+});
+
+beforeAll(async () => {
+  tmp = makeTempDir('synth-effects');
+  const out = path.join(tmp, 'out');
+  await synthesize({ patients: 2000, seed: 21, outDir: out, parts: [] });
+  small = JSON.parse(readFileSync(path.join(out, 'truth.json'), 'utf8')) as Truth;
+  for (const f of readdirSync(out).filter((x) => x.endsWith('.ndjson')))
+    byType.set(
+      f.replace('.ndjson', ''),
+      readFileSync(path.join(out, f), 'utf8')
+        .split('\n')
+        .filter((l) => l !== '')
+        .map((l) => JSON.parse(l) as Json),
+    );
+  await synthesize({
+    patients: 20000,
+    seed: 11,
+    outDir: path.join(tmp, 'large'),
+    sink: nullSink(),
+    parts: [],
+  });
+  large = JSON.parse(readFileSync(path.join(tmp, 'large', 'truth.json'), 'utf8')) as Truth;
+}, 120_000);
+
+afterAll(() => removeDir(tmp));
+
+const of = (t: string): Json[] => byType.get(t) ?? [];
+const refId = (r: unknown): string => (r as { reference: string }).reference.split('/')[1] ?? '';
+const code = (cc: unknown): string =>
+  ((cc as { coding: { code: string }[] }).coding[0] as { code: string }).code;
+const day = (iso: string): number => Math.floor(Date.parse(iso.slice(0, 10)) / 86_400_000);
+
+describe('synth: first-line treatment effect (confounding by indication)', () => {
+  it('new users and strokes by drug recounted from the FHIR output equal truth', () => {
+    const hypertension = new Map<string, string>(); // Condition id -> patient
+    for (const c of of('Condition'))
+      if (code(c['code']) === CONDITIONS.hypertension.snomed.code)
+        hypertension.set(c['id'] as string, refId(c['subject']));
+    // The first-line order: lisinopril or amlodipine given for the hypertension Condition.
+    const drugs = new Map<string, string>(FIRST_LINE.drugs.map((d) => [DRUGS[d].rxnorm, d]));
+    const start = new Map<string, { drug: string; day: number }>();
+    for (const m of of('MedicationRequest')) {
+      const drug = drugs.get(code(m['medicationCodeableConcept']));
+      const reason = (m['reasonReference'] as unknown[] | undefined)?.[0];
+      if (drug === undefined || reason === undefined) continue;
+      const patient = hypertension.get(refId(reason));
+      if (patient !== undefined) start.set(patient, { drug, day: day(m['authoredOn'] as string) });
+    }
+    const strokes = new Map<string, number[]>();
+    for (const c of of('Condition'))
+      if (code(c['code']) === CONDITIONS.stroke.snomed.code) {
+        const p = refId(c['subject']);
+        strokes.set(p, [...(strokes.get(p) ?? []), day(c['onsetDateTime'] as string)]);
+      }
+    const users: Record<string, number> = { lisinopril: 0, amlodipine: 0 };
+    const events: Record<string, number> = { lisinopril: 0, amlodipine: 0 };
+    const endDay = day(small.arguments.end);
+    for (const [p, s] of start) {
+      if (s.day >= endDay) continue;
+      users[s.drug] = (users[s.drug] ?? 0) + 1;
+      if ((strokes.get(p) ?? []).some((d) => d > s.day)) events[s.drug] = (events[s.drug] ?? 0) + 1;
+    }
+    const t = small.realised.treatmentEffect;
+    for (const d of FIRST_LINE.drugs) {
+      const rows = t.byStratum.filter((r) => r.drug === d);
+      expect(users[d]).toBe(rows.reduce((a, r) => a + r.newUsers, 0));
+      expect(events[d]).toBe(rows.reduce((a, r) => a + r.strokes, 0));
+    }
+    expect(users['amlodipine']).toBeGreaterThan(50);
+  });
+
+  it('amlodipine is chosen more by the older and CKD patients, as the propensity model says', () => {
+    const t = large.realised.treatmentEffect;
+    for (let s = 0; s < 8; s++) {
+      const rows = t.byStratum.filter(
+        (r) =>
+          r.age65 === ((s & 1) !== 0) &&
+          r.diabetes === ((s & 2) !== 0) &&
+          r.ckd === ((s & 4) !== 0),
+      );
+      const n = rows.reduce((a, r) => a + r.newUsers, 0);
+      if (n < 200) continue;
+      const share = (rows.find((r) => r.drug === 'amlodipine')?.newUsers ?? 0) / n;
+      const p = amlodipineProbability((s & 1) !== 0, (s & 4) !== 0, (s & 2) !== 0);
+      expect(Math.abs(share - p)).toBeLessThan(4 * Math.sqrt((p * (1 - p)) / n));
+    }
+  });
+
+  it('the naive rate ratio is biased; the confounder-adjusted one covers the true hazard ratio', () => {
+    const t = large.realised.treatmentEffect;
+    expect(t.trueHazardRatio).toBe(0.75);
+    const adj = t.adjustedRateRatio;
+    expect(adj).not.toBeNull();
+    expect(adj!.ci95[0]).toBeLessThan(0.75);
+    expect(adj!.ci95[1]).toBeGreaterThan(0.75);
+    // Confounding by indication: the crude ratio lies above the adjusted CI (even above 1).
+    expect(t.crudeRateRatio!).toBeGreaterThan(adj!.ci95[1]);
+  });
+});
+
+describe('synth: 30-day readmissions', () => {
+  it('readmission encounters in the output match truth and the designed rates', () => {
+    const enc = of('Encounter');
+    const readmits = enc.filter(
+      (e) => (e['hospitalization'] as Json | undefined)?.['reAdmission'] !== undefined,
+    );
+    expect(readmits.length).toBeGreaterThan(10);
+    // Every readmission follows a discharge of the same patient within 30 days.
+    const discharges = new Map<string, number[]>();
+    for (const e of enc) {
+      const h = e['hospitalization'] as Json | undefined;
+      const end = (e['period'] as { end?: string }).end;
+      if (
+        h !== undefined &&
+        h['reAdmission'] === undefined &&
+        end !== undefined &&
+        e['partOf'] === undefined
+      ) {
+        const p = refId(e['subject']);
+        discharges.set(p, [...(discharges.get(p) ?? []), day(end)]);
+      }
+    }
+    for (const r of readmits) {
+      const start = day((r['period'] as { start: string }).start);
+      const prior = (discharges.get(refId(r['subject'])) ?? []).filter((d) => d < start);
+      expect(prior.length).toBeGreaterThan(0);
+      expect(start - Math.max(...prior)).toBeLessThanOrEqual(30);
+    }
+    // Truth's admissions count the readmissions too.
+    const admissions = Object.values(small.realised.conditions).reduce(
+      (a, c) => a + (c.hospital?.admissions ?? 0),
+      0,
+    );
+    const inpatient = enc.filter(
+      (e) => (e['class'] as { code: string }).code === 'IMP' && e['partOf'] === undefined,
+    );
+    expect(inpatient.length).toBe(admissions);
+    // On the large population the rates are near the parameters (minus deaths before them).
+    for (const [k, r] of Object.entries(large.realised.readmissions)) {
+      const p = CONDITIONS[k as keyof typeof CONDITIONS].care.readmission30;
+      expect(r.indexStays).toBeGreaterThan(80);
+      expect(Math.abs((r.rate as number) - p)).toBeLessThan(
+        4 * Math.sqrt((p * (1 - p)) / r.indexStays),
+      );
+    }
+  });
+});
+
+describe('synth: payer disparity in blood-pressure control', () => {
+  it('controlled readings in the output equal truth; rates follow the designed gap', () => {
+    const hypertensiveSince = new Map<string, number>();
+    for (const c of of('Condition'))
+      if (code(c['code']) === CONDITIONS.hypertension.snomed.code)
+        hypertensiveSince.set(refId(c['subject']), day(c['onsetDateTime'] as string));
+    let visits = 0;
+    let controlled = 0;
+    for (const o of of('Observation')) {
+      if (code(o['code']) !== '85354-9') continue;
+      const since = hypertensiveSince.get(refId(o['subject']));
+      if (since === undefined || since > day(o['effectiveDateTime'] as string)) continue;
+      const [sys, dia] = (o['component'] as { valueQuantity: { value: number } }[]).map(
+        (c) => c.valueQuantity.value,
+      ) as [number, number];
+      visits++;
+      if (sys < 140 && dia < 90) controlled++;
+    }
+    const byPayer = Object.values(small.realised.hypertensionControl.byPayer);
+    expect(visits).toBe(byPayer.reduce((a, p) => a + p.visits, 0));
+    expect(controlled).toBe(byPayer.reduce((a, p) => a + p.controlledVisits, 0));
+    const big = large.realised.hypertensionControl.byPayer;
+    for (const [payer, p] of Object.entries(big)) {
+      const designed =
+        HYPERTENSION_CONTROL.byPayer[payer as keyof typeof HYPERTENSION_CONTROL.byPayer];
+      expect(p.designedRate).toBe(designed);
+      const rate = p.controlledVisits / p.visits;
+      expect(Math.abs(rate - designed)).toBeLessThan(
+        4 * Math.sqrt((designed * (1 - designed)) / p.visits),
+      );
+    }
+    // The gap an analysis should find: Medicaid and self-pay below private.
+    expect(big['private']!.rateAtLastVisit!).toBeGreaterThan(
+      big['medicaid']!.rateAtLastVisit! + 0.1,
+    );
+  });
+});
