@@ -108,7 +108,7 @@ export class DuckDBEngine implements Engine {
   async copyToParquet(sql: string, file: string): Promise<number> {
     // Row groups bounded in bytes keep memory low for wide rows (DuckDB allows it only
     // when row order need not be kept); RETURN_STATS gives one row per file written.
-    const groups = this.ordered ? '' : ", ROW_GROUP_SIZE_BYTES '32MB'";
+    const groups = this.ordered ? '' : ", ROW_GROUP_SIZE_BYTES '8MB'";
     const r = await this.query(
       `COPY (${sql}) TO ${this.dialect.quoteString(file)} (FORMAT parquet, COMPRESSION zstd${groups}, RETURN_STATS)`,
     );

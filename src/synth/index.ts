@@ -5,25 +5,23 @@
  */
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
 import { parseDay, yearOf } from './dates.js';
-import { simulatePatient } from './patient-history.js';
-import type { SynthWindow } from './patient-history.js';
-import { patientResources } from './patient-resources.js';
-import { PRACTITIONERS_PER_SITE, makeSite, siteCount } from './shared-resources.js';
-import type { JsonResource, Site } from './shared-resources.js';
+import { generatePatient, setUpRun } from './generate.js';
+import type { JsonResource } from './shared-resources.js';
+import type { SynthWorkerData, SynthWorkerReply, SynthWorkerRequest } from './synth-worker.js';
 import { SYNTH_REGIONS, TruthRecorder } from './truth.js';
 import type { SynthArguments, SynthRegion, Truth } from './truth.js';
 import { NdjsonWriter } from './write-ndjson.js';
 import type { SynthSink } from './sink.js';
-import { addCounters, partRandom } from './parts.js';
+import { addCounters, canonicalCounters } from './parts.js';
 import type {
   Counters,
   FormatWriter,
   FormatWriterFactory,
-  PatientOutput,
   SynthPart,
   SynthPartFactory,
-  SynthRun,
 } from './parts.js';
 import { SYNTH_FORMAT_WRITERS, SYNTH_PARTS } from './registry.js';
 
@@ -72,6 +70,11 @@ export interface SynthOptions {
    * written), each to outDir/<format>/ (default: none).
    */
   readonly formats?: readonly string[];
+  /**
+   * Generator threads (default: the cores, at most 4). Output is the same for any number;
+   * custom `parts` and extra `formats` run in this thread.
+   */
+  readonly workers?: number;
   /** Writers by format name (default: registry.ts); tests may add their own. */
   readonly formatWriters?: Readonly<Record<string, FormatWriterFactory>>;
 }
@@ -145,6 +148,7 @@ export function resolveSynthArguments(options: SynthOptions): SynthArguments {
 export async function synthesize(options: SynthOptions): Promise<SynthSummary> {
   const started = Date.now();
   const args = resolveSynthArguments(options);
+  let partCounters: readonly Counters[] | undefined;
   const outDir = resolve(options.outDir ?? SYNTH_DEFAULTS.outDir);
   const writerFactories = { ...SYNTH_FORMAT_WRITERS, ...options.formatWriters };
   const formats = [...new Set(options.formats ?? [])].filter((f) => f !== 'fhir-ndjson');
@@ -155,19 +159,24 @@ export async function synthesize(options: SynthOptions): Promise<SynthSummary> {
         `unknown format ${JSON.stringify(f)}; formats: ${['fhir-ndjson', ...Object.keys(writerFactories)].join(', ')}`,
       );
   await mkdir(outDir, { recursive: true });
-  const window: SynthWindow = { startDay: parseDay(args.start), endDay: parseDay(args.end) };
+  const { run, siteResources } = setUpRun(args);
+  const { window } = run;
   const truth = new TruthRecorder(args, yearOf(window.startDay), yearOf(window.endDay));
-  const nSites = siteCount(args.patients);
-  // Shared resources go first, grouped by type, so each file starts with them.
-  const siteResources = Array.from({ length: nSites }, (_, i) => makeSite(args.seed, i));
-  const sites: Site[] = siteResources.map((s) => s.site);
-  const run: SynthRun = { args, window, sites };
   const parts: SynthPart[] = (options.parts ?? SYNTH_PARTS).map((make) => make(run));
   const writer = options.sink ?? new NdjsonWriter(outDir, bulkManifestInfo(args));
   const emit = (r: JsonResource): void => writer.emit(r);
   const formatWriters: FormatWriter[] = [];
   let written: { counts: Record<string, number>; bytes: number };
   const formatOut: Record<string, { files: string[]; bytes: number }> = {};
+  // Workers run the registry's parts into a sink that takes prepared resources; custom
+  // parts or extra formats (which need each patient's objects here) run in this thread.
+  const workers =
+    options.parts === undefined &&
+    formats.length === 0 &&
+    writer.prepareKind !== undefined &&
+    writer.emitPrepared !== undefined
+      ? Math.max(1, Math.min(options.workers ?? defaultWorkers(), Math.ceil(args.patients / 256)))
+      : 1;
   try {
     for (const f of formats) {
       const dir = join(outDir, f);
@@ -175,6 +184,7 @@ export async function synthesize(options: SynthOptions): Promise<SynthSummary> {
       await mkdir(dir, { recursive: true });
       formatWriters.push((writerFactories[f] as FormatWriterFactory)(dir, run));
     }
+    // Shared resources go first, grouped by type, so each file starts with them.
     const shared: JsonResource[] = [];
     for (const type of SYNTH_CORE_RESOURCE_TYPES)
       for (const s of siteResources)
@@ -183,18 +193,18 @@ export async function synthesize(options: SynthOptions): Promise<SynthSummary> {
     for (const r of shared) emit(r);
     for (const w of formatWriters) await w.shared(shared);
 
-    for (let i = 0; i < args.patients; i++) {
-      const history = simulatePatient(args.seed, i, window, nSites, PRACTITIONERS_PER_SITE, truth);
-      const out: PatientOutput = { history, resources: [] };
-      patientResources(history, sites, (r) => out.resources.push(r), truth);
-      for (const p of parts) p.patient(out, partRandom(args.seed, p.stream, i), run);
-      for (const r of out.resources) emit(r);
-      for (const w of formatWriters) await w.patient(out);
-      if ((i & 255) === 255) {
-        await writer.drain();
-        options.onProgress?.(i + 1);
+    if (workers > 1) {
+      partCounters = await generateInWorkers(args, workers, writer, options.onProgress, truth);
+    } else
+      for (let i = 0; i < args.patients; i++) {
+        const out = generatePatient(i, run, parts, truth);
+        for (const r of out.resources) emit(r);
+        for (const w of formatWriters) await w.patient(out);
+        if ((i & 255) === 255) {
+          await writer.drain();
+          options.onProgress?.(i + 1);
+        }
       }
-    }
     written = await writer.close();
     for (const w of formatWriters) formatOut[w.format] = await w.close();
   } catch (e) {
@@ -207,8 +217,8 @@ export async function synthesize(options: SynthOptions): Promise<SynthSummary> {
   for (const type of new Set(types)) resources[type] = written.counts[type] ?? 0;
   const truthFile = join(outDir, 'truth.json');
   const partTruth: Record<string, { parameters: unknown; realised: unknown }> = {};
-  for (const p of parts) {
-    const counters: Counters = addCounters(p.counters(), 0);
+  for (const [k, p] of parts.entries()) {
+    const counters: Counters = canonicalCounters(partCounters?.[k] ?? p.counters());
     partTruth[p.name] = { parameters: p.parameters(run), realised: p.realised(counters, run) };
   }
   const truthJson: Truth = { ...truth.toJSON(resources), parts: partTruth };
@@ -223,6 +233,117 @@ export async function synthesize(options: SynthOptions): Promise<SynthSummary> {
     truthFile,
     formats: formatOut,
   };
+}
+
+/** Patients per chunk a worker makes at a time. */
+const CHUNK = 256;
+
+function defaultWorkers(): number {
+  return Math.min(4, availableParallelism());
+}
+
+function startWorker(data: SynthWorkerData): Worker {
+  const fromSource = import.meta.url.endsWith('.ts');
+  const url = new URL(fromSource ? './synth-worker.ts' : './synth-worker.js', import.meta.url);
+  // From TypeScript sources (tests, tsx) the worker registers the same loader first.
+  return fromSource
+    ? new Worker(
+        `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(url.href)}); });`,
+        { eval: true, workerData: data },
+      )
+    : new Worker(url, { workerData: data });
+}
+
+/**
+ * Makes the patients in `workers` threads, a chunk of CHUNK patients at a time, and emits
+ * their prepared resources to `sink` in patient order (so the output is the same as in one
+ * thread). Adds the workers' core truth counters to `truth`; returns the parts' summed.
+ */
+async function generateInWorkers(
+  args: SynthArguments,
+  workers: number,
+  sink: SynthSink,
+  onProgress: ((patientsDone: number) => void) | undefined,
+  truth: TruthRecorder,
+): Promise<Counters[]> {
+  const kind = sink.prepareKind as NonNullable<SynthSink['prepareKind']>;
+  const emitPrepared = (sink.emitPrepared as NonNullable<SynthSink['emitPrepared']>).bind(sink);
+  const pool = Array.from({ length: workers }, () => startWorker({ args, prepareKind: kind }));
+  const chunks = Math.ceil(args.patients / CHUNK);
+  const done = new Map<number, SynthWorkerReply & { kind: 'chunk' }>();
+  let next = 0; // next chunk to hand out
+  let written = 0; // chunks written
+  let failure: Error | undefined;
+  let wake: (() => void) | undefined;
+  // By worker, so the sums are always added in the same order.
+  const truths: ({ core: Record<string, unknown>; parts: readonly unknown[] } | undefined)[] =
+    pool.map(() => undefined);
+  const send = (w: Worker): void => {
+    if (next >= chunks) return;
+    const from = next * CHUNK;
+    const m: SynthWorkerRequest = {
+      kind: 'chunk',
+      chunk: next++,
+      from,
+      to: Math.min(args.patients, from + CHUNK),
+    };
+    w.postMessage(m);
+  };
+  for (const [wi, w] of pool.entries()) {
+    w.on('message', (m: SynthWorkerReply) => {
+      if (m.kind === 'chunk') done.set(m.chunk, m);
+      else if (m.kind === 'truth') truths[wi] = m;
+      else failure ??= Object.assign(new Error(`synth worker: ${m.message}`), { stack: m.stack });
+      wake?.();
+    });
+    w.on('error', (e) => {
+      failure ??= e;
+      wake?.();
+    });
+    // Two chunks in flight per worker: one being made, one waiting to be written.
+    send(w);
+    send(w);
+  }
+  const waitForNews = (): Promise<void> =>
+    new Promise((res) => {
+      wake = () => {
+        wake = undefined;
+        res();
+      };
+    });
+  try {
+    while (written < chunks) {
+      if (failure !== undefined) throw failure;
+      const c = done.get(written);
+      if (c === undefined) {
+        await waitForNews();
+        continue;
+      }
+      done.delete(written);
+      for (const r of c.resources) emitPrepared(r);
+      written++;
+      send(pool[c.chunk % workers] as Worker);
+      await sink.drain();
+      onProgress?.(Math.min(args.patients, written * CHUNK));
+    }
+    for (const w of pool) w.postMessage({ kind: 'finish' } satisfies SynthWorkerRequest);
+    while (truths.some((t) => t === undefined)) {
+      if (failure !== undefined) throw failure;
+      await waitForNews();
+    }
+  } finally {
+    await Promise.all(pool.map((w) => w.terminate()));
+  }
+  let parts: Counters[] | undefined;
+  for (const t of truths) {
+    if (t === undefined) continue;
+    truth.mergeCounters(t.core);
+    parts =
+      parts === undefined
+        ? [...(t.parts as Counters[])]
+        : parts.map((p, i) => addCounters(p, t.parts[i] as Counters));
+  }
+  return parts ?? [];
 }
 
 export type { SynthSink } from './sink.js';

@@ -68,7 +68,7 @@ export const MEDICARE_AGE = 65;
 /**
  * Probability of each under-65 payer by age group and income band (medicaid, private,
  * self-pay), calibrated assumptions: they average (weighted by the band shares) to about
- * 32% Medicaid/CHIP and 5% uninsured for children and 15% Medicaid and 10% uninsured for
+ * 37% Medicaid/CHIP and 4% uninsured for children and 15% Medicaid and 10% uninsured for
  * adults 19–64, close to Census P60-281 / KFF figures for 2022, with Medicaid and
  * uninsurance concentrated at low income.
  */
@@ -76,12 +76,12 @@ export const UNDER_65_PAYER_SHARES: Readonly<
   Record<AgeGroup, Readonly<Record<IncomeBand, Readonly<Record<Under65Payer, number>>>>>
 > = {
   child: {
-    '<25k': { medicaid: 0.75, private: 0.15, 'self-pay': 0.1 },
-    '25-50k': { medicaid: 0.55, private: 0.38, 'self-pay': 0.07 },
-    '50-75k': { medicaid: 0.3, private: 0.65, 'self-pay': 0.05 },
-    '75-100k': { medicaid: 0.15, private: 0.81, 'self-pay': 0.04 },
-    '100-150k': { medicaid: 0.07, private: 0.91, 'self-pay': 0.02 },
-    '>=150k': { medicaid: 0.03, private: 0.96, 'self-pay': 0.01 },
+    '<25k': { medicaid: 0.8, private: 0.12, 'self-pay': 0.08 },
+    '25-50k': { medicaid: 0.62, private: 0.32, 'self-pay': 0.06 },
+    '50-75k': { medicaid: 0.38, private: 0.57, 'self-pay': 0.05 },
+    '75-100k': { medicaid: 0.2, private: 0.76, 'self-pay': 0.04 },
+    '100-150k': { medicaid: 0.1, private: 0.88, 'self-pay': 0.02 },
+    '>=150k': { medicaid: 0.04, private: 0.95, 'self-pay': 0.01 },
   },
   adult: {
     '<25k': { medicaid: 0.42, private: 0.38, 'self-pay': 0.2 },

@@ -111,3 +111,16 @@ export const PART_STREAMS = {
   claims: 0x636c_6d31,
   treatment: 0x7478_3031,
 } as const;
+
+/**
+ * The same counters with every record's keys sorted, so truth does not depend on which
+ * patients (or which worker) met a key first.
+ */
+export function canonicalCounters(c: Counters): Counters {
+  if (typeof c === 'number') return c;
+  if (Array.isArray(c)) return (c as readonly Counters[]).map(canonicalCounters);
+  const r = c as Record<string, Counters>;
+  const out: Record<string, Counters> = {};
+  for (const k of Object.keys(r).sort()) out[k] = canonicalCounters(r[k] as Counters);
+  return out;
+}

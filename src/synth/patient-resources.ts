@@ -612,7 +612,8 @@ export function patientResources(
       for (const a of h.allergies) allergyIntolerance(a, encounterId, dayTimeToIso(day, minute));
       for (const e of prevalent) record(e, encounterId, day, minute);
     }
-    const when = dayTimeToIso(day, 8 * 60);
+    // Measured ten minutes into the visit (visits last 15–60 minutes).
+    const when = dayTimeToIso(day, minute + 10);
     const vital = (
       profile: string,
       cat: unknown[],

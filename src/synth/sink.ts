@@ -1,9 +1,14 @@
 /** Where `synthesize` sends resources: NDJSON files (write-ndjson.ts) or a lake (write-lake.ts). */
+import type { PrepareKind, PreparedResource } from './prepare.js';
 import type { JsonResource } from './shared-resources.js';
 
 export interface SynthSink {
   /** Takes one resource; call `drain()` now and then to honour backpressure. */
   emit(resource: JsonResource): void;
+  /** How resources are prepared for `emitPrepared` (in generator workers). */
+  readonly prepareKind?: PrepareKind;
+  /** Takes one resource prepared by `prepareResource(r, prepareKind)`, in output order. */
+  emitPrepared?(resource: PreparedResource): void;
   drain(): Promise<void>;
   /** Finishes; returns resources per type and the bytes of their JSON text. */
   close(): Promise<{ counts: Record<string, number>; bytes: number }>;

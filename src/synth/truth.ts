@@ -190,6 +190,24 @@ export interface TreatmentEffectTruth {
 const NB = AGE_BANDS.length;
 const NS = SEXES.length;
 
+const FIXED_FIELDS = new Set(['args', 'firstYear', 'years']);
+
+/** a + b for counters: numbers, number arrays (typed or not), Maps of those. */
+function addValue(a: unknown, b: unknown, name: string): unknown {
+  if (typeof a === 'number' && typeof b === 'number') return a + b;
+  if (a instanceof Float64Array && b instanceof Float64Array) {
+    for (let i = 0; i < a.length; i++) (a[i] as number) += b[i] as number;
+    return a;
+  }
+  if (Array.isArray(a) && Array.isArray(b)) return a.map((x, i) => addValue(x, b[i], name));
+  if (a instanceof Map && b instanceof Map) {
+    for (const [k, v] of b as Map<unknown, unknown>)
+      a.set(k, a.has(k) ? addValue(a.get(k), v, name) : v);
+    return a;
+  }
+  throw new Error(`truth counters ${name}: cannot add ${typeof a} and ${typeof b}`);
+}
+
 export class TruthRecorder {
   private readonly years: number;
   private readonly byBand = new Float64Array(NB * NS);
@@ -236,6 +254,25 @@ export class TruthRecorder {
     for (const a of ALLERGY_KEYS) {
       this.allergies.set(a, 0);
       this.conflicts.set(a, [0, 0]);
+    }
+  }
+
+  /**
+   * The counters (every field but the arguments and year range), as structured-clone-safe
+   * values (numbers, arrays, Float64Arrays, Maps of those), for a generator worker to send.
+   */
+  exportCounters(): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(this)) if (!FIXED_FIELDS.has(k)) out[k] = v;
+    return out;
+  }
+
+  /** Adds counters exported by another recorder of the same arguments. */
+  mergeCounters(other: Record<string, unknown>): void {
+    const self = this as unknown as Record<string, unknown>;
+    for (const [k, v] of Object.entries(other)) {
+      if (FIXED_FIELDS.has(k)) continue;
+      self[k] = addValue(self[k], v, k);
     }
   }
 

@@ -16,6 +16,8 @@ import { resolveSynthArguments, synthesize } from './index.js';
 import type { SynthOptions, SynthSummary } from './index.js';
 import type { JsonResource } from './shared-resources.js';
 import type { SynthSink } from './sink.js';
+import { lineOfSplit, prepareResource } from './prepare.js';
+import type { PreparedResource } from './prepare.js';
 
 export interface SynthLakeSummary {
   readonly synth: SynthSummary;
@@ -37,33 +39,30 @@ class LakeSink implements SynthSink {
     private readonly label: string,
   ) {}
 
+  readonly prepareKind = 'split';
+
   emit(r: JsonResource): void {
-    const fields: [string, string][] = [];
-    let line = `{"resourceType":${JSON.stringify(r.resourceType)}`;
-    for (const k in r) {
-      if (k === 'resourceType') continue;
-      const v = r[k];
-      if (v === undefined) continue; // as JSON.stringify does
-      const text = JSON.stringify(v);
-      fields.push([k, text]);
-      line += `,${JSON.stringify(k)}:${text}`;
-    }
-    line += '}\n';
+    this.emitPrepared(prepareResource(r, 'split'));
+  }
+
+  emitPrepared(p: PreparedResource): void {
+    const s = p.kind === 'split' ? p : null;
+    if (s === null) throw new Error('LakeSink takes split resources');
+    const line = lineOfSplit(s) + '\n';
     // The digest and bytes are those of the NDJSON line the resource would be.
     this.hash.update(line);
     this.bytes += Buffer.byteLength(line);
-    this.counts[r.resourceType] = (this.counts[r.resourceType] ?? 0) + 1;
-    const meta = r['meta'] as { versionId?: unknown; lastUpdated?: unknown } | undefined;
-    // As the NDJSON reader reads an instant: a date-time without a zone is not one.
-    const lus = typeof meta?.lastUpdated === 'string' ? meta.lastUpdated : '';
-    const lu = lus.includes('T') && !/(?:Z|[+-]\d\d:\d\d)$/.test(lus) ? NaN : Date.parse(lus);
+    this.counts[s.resourceType] = (this.counts[s.resourceType] ?? 0) + 1;
+    const fields: [string, string][] = [];
+    for (let i = 0; i < s.fields.length; i += 2)
+      fields.push([s.fields[i] as string, s.fields[i + 1] as string]);
     const rec: ParsedResource = {
       kind: 'resource',
-      resourceType: r.resourceType,
-      id: r.id,
+      resourceType: s.resourceType,
+      id: s.id,
       idDerived: false,
-      versionId: typeof meta?.versionId === 'string' ? meta.versionId : null,
-      lastUpdated: Number.isNaN(lu) ? null : lu,
+      versionId: s.versionId,
+      lastUpdated: s.lastUpdated,
       fields,
       source: { file: this.label, line: ++this.seq },
     };

@@ -13,6 +13,8 @@ import { finished } from 'node:stream/promises';
 import { join } from 'node:path';
 import type { JsonResource } from './shared-resources.js';
 import type { SynthSink } from './sink.js';
+import { lineOfSplit } from './prepare.js';
+import type { PreparedResource } from './prepare.js';
 
 const FLUSH_CHARS = 1 << 20;
 
@@ -45,8 +47,15 @@ export class NdjsonWriter implements SynthSink {
     private readonly bulk?: BulkManifestInfo,
   ) {}
 
+  readonly prepareKind = 'line';
+
   emit(resource: JsonResource): void {
     this.write(resource.resourceType, JSON.stringify(resource));
+  }
+
+  emitPrepared(p: PreparedResource): void {
+    if (p.kind === 'line') this.write(p.resourceType, p.line);
+    else this.write(p.resourceType, lineOfSplit(p));
   }
 
   /** Queues one line; call `drain()` now and then to honour backpressure. */
