@@ -88,7 +88,15 @@ function conditionKey(c: Json): string {
 beforeAll(async () => {
   tmp = makeTempDir('synth');
   outA = path.join(tmp, 'a');
-  await synthesize({ patients: PATIENTS, seed: 7, start: START, end: END, outDir: outA });
+  // Two generator threads here; the determinism test compares with one thread.
+  await synthesize({
+    patients: PATIENTS,
+    seed: 7,
+    start: START,
+    end: END,
+    outDir: outA,
+    workers: 2,
+  });
   truth = JSON.parse(readFileSync(path.join(outA, 'truth.json'), 'utf8')) as Truth;
   byType = readAll(outA);
 });
@@ -99,7 +107,7 @@ describe('synth: determinism', () => {
   it('writes byte-identical files for the same seed (in one thread or in workers) and different ones for another seed', async () => {
     const outB = path.join(tmp, 'b');
     const outC = path.join(tmp, 'c');
-    // outA came from the default worker threads; outB is made in this thread.
+    // outA came from two generator threads; outB is made in this thread.
     await synthesize({
       patients: PATIENTS,
       seed: 7,

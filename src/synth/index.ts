@@ -71,8 +71,8 @@ export interface SynthOptions {
    */
   readonly formats?: readonly string[];
   /**
-   * Generator threads (default: the cores, at most 4). Output is the same for any number;
-   * custom `parts` and extra `formats` run in this thread.
+   * Generator threads (default: 1 on 2 cores or fewer, else cores - 1, at most 4). Output is
+   * the same for any number; custom `parts` and extra `formats` run in this thread.
    */
   readonly workers?: number;
   /** Writers by format name (default: registry.ts); tests may add their own. */
@@ -238,8 +238,15 @@ export async function synthesize(options: SynthOptions): Promise<SynthSummary> {
 /** Patients per chunk a worker makes at a time. */
 const CHUNK = 256;
 
+/**
+ * Generator threads by default: none on 2 cores or fewer. Measured on the 2-vCPU dev
+ * machine, two generator threads each ran about 1.7 times slower than one alone (V8 heaps
+ * and GC helpers compete for the same two cores), so the main thread alone was faster;
+ * with more cores, one thread per core beyond the writer, at most 4.
+ */
 function defaultWorkers(): number {
-  return Math.min(4, availableParallelism());
+  const cores = availableParallelism();
+  return cores <= 2 ? 1 : Math.min(4, cores - 1);
 }
 
 function startWorker(data: SynthWorkerData): Worker {
@@ -268,6 +275,9 @@ async function generateInWorkers(
 ): Promise<Counters[]> {
   const kind = sink.prepareKind as NonNullable<SynthSink['prepareKind']>;
   const emitPrepared = (sink.emitPrepared as NonNullable<SynthSink['emitPrepared']>).bind(sink);
+  const emitBlock = sink.emitBlock?.bind(sink);
+  if (kind === 'line' && emitBlock === undefined)
+    throw new Error('a sink that takes lines must take blocks of them (emitBlock)');
   const pool = Array.from({ length: workers }, () => startWorker({ args, prepareKind: kind }));
   const chunks = Math.ceil(args.patients / CHUNK);
   const done = new Map<number, SynthWorkerReply & { kind: 'chunk' }>();
@@ -278,21 +288,31 @@ async function generateInWorkers(
   // By worker, so the sums are always added in the same order.
   const truths: ({ core: Record<string, unknown>; parts: readonly unknown[] } | undefined)[] =
     pool.map(() => undefined);
-  const send = (w: Worker): void => {
-    if (next >= chunks) return;
-    const from = next * CHUNK;
-    const m: SynthWorkerRequest = {
-      kind: 'chunk',
-      chunk: next++,
-      from,
-      to: Math.min(args.patients, from + CHUNK),
-    };
-    w.postMessage(m);
+  // Chunks each worker has been sent and not yet returned. A worker gets a new chunk as
+  // soon as it has fewer than two (one being made, one queued), as long as no more than
+  // 4 chunks per worker wait unwritten (memory stays bounded when writing is slower).
+  const outstanding = pool.map(() => 0);
+  const dispatch = (): void => {
+    for (let wi = 0; wi < workers; wi++)
+      while (next < chunks && (outstanding[wi] as number) < 2 && next - written < 4 * workers) {
+        const from = next * CHUNK;
+        const m: SynthWorkerRequest = {
+          kind: 'chunk',
+          chunk: next++,
+          from,
+          to: Math.min(args.patients, from + CHUNK),
+        };
+        (outstanding[wi] as number)++;
+        (pool[wi] as Worker).postMessage(m);
+      }
   };
   for (const [wi, w] of pool.entries()) {
     w.on('message', (m: SynthWorkerReply) => {
-      if (m.kind === 'chunk') done.set(m.chunk, m);
-      else if (m.kind === 'truth') truths[wi] = m;
+      if (m.kind === 'chunk') {
+        done.set(m.chunk, m);
+        (outstanding[wi] as number)--;
+        dispatch();
+      } else if (m.kind === 'truth') truths[wi] = m;
       else failure ??= Object.assign(new Error(`synth worker: ${m.message}`), { stack: m.stack });
       wake?.();
     });
@@ -300,9 +320,6 @@ async function generateInWorkers(
       failure ??= e;
       wake?.();
     });
-    // Two chunks in flight per worker: one being made, one waiting to be written.
-    send(w);
-    send(w);
   }
   const waitForNews = (): Promise<void> =>
     new Promise((res) => {
@@ -311,6 +328,7 @@ async function generateInWorkers(
         res();
       };
     });
+  dispatch();
   try {
     while (written < chunks) {
       if (failure !== undefined) throw failure;
@@ -321,8 +339,9 @@ async function generateInWorkers(
       }
       done.delete(written);
       for (const r of c.resources) emitPrepared(r);
+      for (const b of c.blocks) emitBlock?.(b);
       written++;
-      send(pool[c.chunk % workers] as Worker);
+      dispatch();
       await sink.drain();
       onProgress?.(Math.min(args.patients, written * CHUNK));
     }

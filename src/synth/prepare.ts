@@ -25,6 +25,13 @@ export interface PreparedSplit {
 }
 
 export type PreparedResource = PreparedLine | PreparedSplit;
+
+/** Consecutive resources of one type as NDJSON text (each line ends with a newline). */
+export interface PreparedBlock {
+  readonly resourceType: string;
+  readonly text: string;
+  readonly count: number;
+}
 export type PrepareKind = PreparedResource['kind'];
 
 export function prepareResource(r: JsonResource, kind: PrepareKind): PreparedResource {

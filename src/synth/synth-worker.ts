@@ -7,7 +7,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { generatePatient, setUpRun } from './generate.js';
 import { prepareResource } from './prepare.js';
-import type { PrepareKind, PreparedResource } from './prepare.js';
+import type { PrepareKind, PreparedBlock, PreparedResource } from './prepare.js';
 import { SYNTH_PARTS } from './registry.js';
 import { TruthRecorder } from './truth.js';
 import type { SynthArguments } from './truth.js';
@@ -23,7 +23,13 @@ export type SynthWorkerRequest =
   | { readonly kind: 'finish' };
 
 export type SynthWorkerReply =
-  | { readonly kind: 'chunk'; readonly chunk: number; readonly resources: PreparedResource[] }
+  | {
+      readonly kind: 'chunk';
+      readonly chunk: number;
+      readonly resources: PreparedResource[];
+      /** For 'line' sinks instead of `resources`: NDJSON lines by type, in order. */
+      readonly blocks: readonly PreparedBlock[];
+    }
   | {
       readonly kind: 'truth';
       readonly core: Record<string, unknown>;
@@ -40,12 +46,34 @@ const truth = new TruthRecorder(args, yearOf(run.window.startDay), yearOf(run.wi
 
 port.on('message', (m: SynthWorkerRequest) => {
   try {
-    if (m.kind === 'chunk') {
+    if (m.kind === 'chunk' && prepareKind === 'line') {
+      // NDJSON: one block of lines per type (a few large strings clone far faster than
+      // many small objects).
+      const blocks = new Map<string, { lines: string[]; count: number }>();
+      for (let i = m.from; i < m.to; i++)
+        for (const r of generatePatient(i, run, parts, truth).resources) {
+          let b = blocks.get(r.resourceType);
+          if (b === undefined) blocks.set(r.resourceType, (b = { lines: [], count: 0 }));
+          b.lines.push(JSON.stringify(r));
+          b.count++;
+        }
+      const reply: SynthWorkerReply = {
+        kind: 'chunk',
+        chunk: m.chunk,
+        resources: [],
+        blocks: [...blocks].map(([type, b]) => ({
+          resourceType: type,
+          text: b.lines.join('\n') + '\n',
+          count: b.count,
+        })),
+      };
+      port.postMessage(reply);
+    } else if (m.kind === 'chunk') {
       const resources: PreparedResource[] = [];
       for (let i = m.from; i < m.to; i++)
         for (const r of generatePatient(i, run, parts, truth).resources)
           resources.push(prepareResource(r, prepareKind));
-      const reply: SynthWorkerReply = { kind: 'chunk', chunk: m.chunk, resources };
+      const reply: SynthWorkerReply = { kind: 'chunk', chunk: m.chunk, resources, blocks: [] };
       port.postMessage(reply);
     } else {
       const reply: SynthWorkerReply = {

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import type { JsonResource } from './shared-resources.js';
 import type { SynthSink } from './sink.js';
 import { lineOfSplit } from './prepare.js';
-import type { PreparedResource } from './prepare.js';
+import type { PreparedBlock, PreparedResource } from './prepare.js';
 
 const FLUSH_CHARS = 1 << 20;
 
@@ -58,14 +58,27 @@ export class NdjsonWriter implements SynthSink {
     else this.write(p.resourceType, lineOfSplit(p));
   }
 
-  /** Queues one line; call `drain()` now and then to honour backpressure. */
-  write(resourceType: string, json: string): void {
+  emitBlock(b: PreparedBlock): void {
+    const f = this.file(b.resourceType);
+    f.pending.push(b.text);
+    f.pendingChars += b.text.length;
+    f.count += b.count;
+    if (f.pendingChars >= FLUSH_CHARS) this.flush(f);
+  }
+
+  private file(resourceType: string): TypeFile {
     let f = this.files.get(resourceType);
     if (f === undefined) {
       const stream = createWriteStream(join(this.dir, `${resourceType}.ndjson`));
       f = { stream, pending: [], pendingChars: 0, count: 0, bytes: 0 };
       this.files.set(resourceType, f);
     }
+    return f;
+  }
+
+  /** Queues one line; call `drain()` now and then to honour backpressure. */
+  write(resourceType: string, json: string): void {
+    const f = this.file(resourceType);
     f.pending.push(json, '\n');
     f.pendingChars += json.length + 1;
     f.count++;
