@@ -154,6 +154,18 @@ describe('drawCnPerson', () => {
   });
 });
 
+/** Every Coding-shaped object with a display. */
+function codings(v: unknown, out: Json[]): Json[] {
+  if (Array.isArray(v)) for (const x of v) codings(x, out);
+  else if (v !== null && typeof v === 'object') {
+    const o = v as Json;
+    if (typeof o['system'] === 'string' && typeof o['code'] === 'string' && 'display' in o)
+      out.push(o);
+    for (const x of Object.values(o)) codings(x, out);
+  }
+  return out;
+}
+
 describe('localizeResource on a 300-patient synth run', () => {
   let tmp = '';
   let resources: Json[] = [];
@@ -173,18 +185,6 @@ describe('localizeResource on a 300-patient synth run', () => {
     removeDir(tmp);
     resources = [];
   });
-
-  /** Every Coding-shaped object with a display. */
-  function codings(v: unknown, out: Json[]): Json[] {
-    if (Array.isArray(v)) for (const x of v) codings(x, out);
-    else if (v !== null && typeof v === 'object') {
-      const o = v as Json;
-      if (typeof o['system'] === 'string' && typeof o['code'] === 'string' && 'display' in o)
-        out.push(o);
-      for (const x of Object.values(o)) codings(x, out);
-    }
-    return out;
-  }
 
   /** The resource without displays and texts: what localisation must leave as it was. */
   function skeleton(v: unknown): unknown {
@@ -338,5 +338,64 @@ describe('condition factors', () => {
       expect(f).toBeLessThanOrEqual(2);
     }
     expect(CN_CONDITION_FACTORS.hypertension).toBeLessThan(1);
+  });
+});
+
+describe('medlake synth --region cn, end to end', () => {
+  let dir = '';
+  const byType = new Map<string, Json[]>();
+  let truthCn: Json = {};
+  let validator: FhirR4Validator;
+
+  beforeAll(async () => {
+    dir = makeTempDir('synth-cn-e2e');
+    validator = new FhirR4Validator();
+    await synthesize({ patients: 400, seed: 3, region: 'cn', outDir: dir });
+    for (const f of readdirSync(dir).filter((x) => x.endsWith('.ndjson')))
+      byType.set(
+        f.replace('.ndjson', ''),
+        readFileSync(path.join(dir, f), 'utf8')
+          .split('\n')
+          .filter((l) => l !== '')
+          .map((l) => JSON.parse(l) as Json),
+      );
+    truthCn = JSON.parse(readFileSync(path.join(dir, 'truth.json'), 'utf8')) as Json;
+  }, 120_000);
+
+  afterAll(() => removeDir(dir));
+
+  it('writes Chinese patients, sites and displays; the population table is the census one', () => {
+    const patients = byType.get('Patient') ?? [];
+    expect(patients).toHaveLength(400);
+    for (const p of patients) {
+      const address = (p['address'] as Json[])[0] as Json;
+      expect(address['country']).toBe('CN');
+      expect(String(address['postalCode'])).toMatch(/^\d{6}$/);
+      const names = p['name'] as Json[];
+      expect(String(names[0]?.['text'])).toMatch(/^[\u4e00-\u9fff]{2,4}$/);
+      expect(JSON.stringify(p['extension'])).toContain('2.16.156.10011.2.3.3.3');
+      expect(JSON.stringify(p)).not.toContain('us-core-race');
+    }
+    for (const o of byType.get('Organization') ?? [])
+      if (JSON.stringify(o['type']).includes('"prov"'))
+        expect(String(o['name'])).toMatch(/人民医院|社区卫生服务中心/);
+    // Every coding with a display is in Chinese.
+    const english = new Set<string>();
+    for (const rs of byType.values())
+      for (const r of rs)
+        for (const c of codings(r, []))
+          if (c['display'] !== undefined && !/[\u4e00-\u9fff]/.test(String(c['display'])))
+            english.add(`${String(c['system'])}|${String(c['code'])}`);
+    expect([...english]).toEqual([]);
+    const parameters = truthCn['parameters'] as Json;
+    expect(JSON.stringify(parameters['population'])).toContain('China');
+    expect(parameters['regionConditionFactors']).toBeDefined();
+  });
+
+  it('is valid R4 (a sample of every type)', () => {
+    const errors: FhirValidationError[] = [];
+    for (const rs of byType.values())
+      for (const r of rs.slice(0, 150)) errors.push(...validator.validate(r));
+    expect(formatErrors(errors)).toBe('');
   });
 });

@@ -128,14 +128,16 @@ describe('synth: determinism', () => {
     );
   });
 
-  it('rejects bad arguments with a typed error; region cn is not there yet', async () => {
+  it('rejects bad arguments with a typed error', async () => {
     await expect(synthesize({ patients: 0, outDir: path.join(tmp, 'x') })).rejects.toThrow(
       SynthError,
     );
     await expect(
       synthesize({ patients: 1, start: '2020-01-01', end: '2019-01-01', outDir: tmp }),
     ).rejects.toThrow(/must not be after/);
-    await expect(synthesize({ patients: 1, region: 'cn', outDir: tmp })).rejects.toThrow(/not yet/);
+    await expect(
+      synthesize({ patients: 1, formats: ['fhir-xml'], outDir: path.join(tmp, 'x') }),
+    ).rejects.toThrow(/unknown format "fhir-xml"/);
   });
 });
 
@@ -398,12 +400,13 @@ describe('synth: command', () => {
     expect(written[1]).toMatch(/^20 patients, \d+ resources \(Organization \d+, .*patients\/s/);
   });
 
-  it('exits with a usage error for bad or not-yet-supported arguments', async () => {
+  it('exits with a usage error for bad arguments', async () => {
     for (const args of [
       ['synth'],
       ['synth', '--patients', 'ten'],
       ['synth', '--patients', '5', '--region', 'eu'],
-      ['synth', '--patients', '5', '--region', 'cn', '--out', path.join(tmp, 'cn')],
+      ['synth', '--patients', '5', '--formats', 'fhir-xml', '--out', path.join(tmp, 'fx')],
+      ['synth', '--patients', '5', '--formats', 'hl7v2', '--lake', path.join(tmp, 'fl')],
       ['synth', '--patients', '5', '--start', '2020-01-01', '--end', '2019-01-01'],
     ]) {
       const err = await program()

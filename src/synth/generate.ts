@@ -10,6 +10,7 @@ import type { PatientOutput, SynthPart, SynthRun } from './parts.js';
 import { PRACTITIONERS_PER_SITE, makeSite, siteCount } from './shared-resources.js';
 import type { JsonResource } from './shared-resources.js';
 import { parseDay } from './dates.js';
+import { localizeResource } from './region-cn.js';
 import type { SynthArguments, TruthRecorder } from './truth.js';
 
 export interface RunSetup {
@@ -21,7 +22,9 @@ export interface RunSetup {
 /** The window and the shared sites: fixed by the arguments. */
 export function setUpRun(args: SynthArguments): RunSetup {
   const window: SynthWindow = { startDay: parseDay(args.start), endDay: parseDay(args.end) };
-  const made = Array.from({ length: siteCount(args.patients) }, (_, i) => makeSite(args.seed, i));
+  const made = Array.from({ length: siteCount(args.patients) }, (_, i) =>
+    makeSite(args.seed, i, args.region),
+  );
   return { run: { args, window, sites: made.map((s) => s.site) }, siteResources: made };
 }
 
@@ -39,9 +42,12 @@ export function generatePatient(
     sites.length,
     PRACTITIONERS_PER_SITE,
     truth,
+    args.region,
   );
   const out: PatientOutput = { history, resources: [] };
   patientResources(history, sites, (r) => out.resources.push(r), truth);
   for (const p of parts) p.patient(out, partRandom(args.seed, p.stream, index), run);
+  // Region cn: code displays in Chinese (codes unchanged).
+  if (args.region === 'cn') for (const r of out.resources) localizeResource(r);
   return out;
 }

@@ -265,9 +265,7 @@ export const imagingPart: SynthPartFactory = (run: SynthRun): SynthPart => {
     byReason: zeros(IMAGING_REASONS),
     eligible: zeros(IMAGING_REASONS),
   };
-  const hospitalLocations = new Set(
-    run.sites.filter((s) => s.organizationName.includes('Hospital')).map((s) => s.locationId),
-  );
+  const hospitalLocations = new Set(run.sites.filter((s) => s.hospital).map((s) => s.locationId));
   const hospitalLocationRefs = new Set([...hospitalLocations].map((id) => `Location/${id}`));
 
   return {

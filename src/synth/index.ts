@@ -9,6 +9,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { parseDay, yearOf } from './dates.js';
 import { generatePatient, setUpRun } from './generate.js';
+import { localizeResource } from './region-cn.js';
 import type { JsonResource } from './shared-resources.js';
 import type { SynthWorkerData, SynthWorkerReply, SynthWorkerRequest } from './synth-worker.js';
 import { SYNTH_REGIONS, TruthRecorder } from './truth.js';
@@ -137,11 +138,6 @@ export function resolveSynthArguments(options: SynthOptions): SynthArguments {
     throw bad(`start (${args.start}) must not be after end (${args.end})`);
   if (!SYNTH_REGIONS.includes(args.region))
     throw bad(`region must be one of ${SYNTH_REGIONS.join(', ')}, got ${String(args.region)}`);
-  if (args.region === 'cn')
-    throw new SynthError(
-      SYNTH_ERROR_CODES.notImplemented,
-      'region cn is not yet implemented; use --region us',
-    );
   return args;
 }
 
@@ -190,6 +186,7 @@ export async function synthesize(options: SynthOptions): Promise<SynthSummary> {
       for (const s of siteResources)
         for (const r of s.resources) if (r.resourceType === type) shared.push(r);
     for (const p of parts) if (p.shared !== undefined) shared.push(...p.shared(run));
+    if (args.region === 'cn') for (const r of shared) localizeResource(r);
     for (const r of shared) emit(r);
     for (const w of formatWriters) await w.shared(shared);
 

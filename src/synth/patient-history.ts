@@ -46,8 +46,10 @@ import type { AllergyKey, DrugKey } from './medications.js';
 import { patientInsurance } from './insurance.js';
 import type { Insurance } from './insurance.js';
 import { PART_STREAMS } from './parts.js';
+import { CN_AGE_SEX_CUMULATIVE, CN_CONDITION_FACTORS, drawCnPerson } from './region-cn.js';
+import type { CnPerson } from './region-cn.js';
 import { Random } from './random.js';
-import type { TruthRecorder } from './truth.js';
+import type { SynthRegion, TruthRecorder } from './truth.js';
 
 const STREAM_PATIENT = 0x5041;
 const NB = AGE_BANDS.length;
@@ -106,6 +108,17 @@ export interface ConditionEvent {
   readonly medications: readonly MedOrder[];
 }
 
+export interface UsPerson {
+  readonly region: 'us';
+  readonly place: Place;
+  readonly postalCode: string;
+  readonly street: string;
+  readonly race: RaceChoice;
+  readonly hispanic: boolean;
+  readonly given: string;
+  readonly family: string;
+}
+
 export interface PatientHistory {
   readonly index: number;
   /** The patient's PRNG, to be used further (ids, measurements) in a fixed order. */
@@ -116,13 +129,8 @@ export interface PatientHistory {
   readonly death: number | null;
   /** Minute of the day of death (UTC). */
   readonly deathMinute: number;
-  readonly place: Place;
-  readonly postalCode: string;
-  readonly street: string;
-  readonly race: RaceChoice;
-  readonly hispanic: boolean;
-  readonly given: string;
-  readonly family: string;
+  /** Name, address and race/ethnicity: drawn from the region's tables. */
+  readonly person: UsPerson | { readonly region: 'cn'; readonly cn: CnPerson };
   readonly site: number;
   readonly practitioner: number;
   /** Wellness visit days, ascending. */
@@ -172,10 +180,11 @@ export function simulatePatient(
   sites: number,
   practitionersPerSite: number,
   truth: TruthRecorder,
+  region: SynthRegion = 'us',
 ): PatientHistory {
   const rng = new Random(seed, STREAM_PATIENT, index);
   const id = rng.uuid();
-  const cell = rng.pickCumulative(AGE_SEX_CUMULATIVE);
+  const cell = rng.pickCumulative(region === 'cn' ? CN_AGE_SEX_CUMULATIVE : AGE_SEX_CUMULATIVE);
   const sexIndex = cell % 2;
   const sex = SEXES[sexIndex] as Sex;
   const band = cell >> 1;
@@ -188,13 +197,10 @@ export function simulatePatient(
   const latest = birthdayAt(window.endDay, -ageAtEnd);
   const birth = rng.int(earliest, latest);
 
-  const place = PLACES[rng.pickCumulative(PLACE_CUMULATIVE)] as Place;
-  const postalCode = `${place.zip3}${String(rng.int(0, 99)).padStart(2, '0')}`;
-  const street = `${rng.int(1, 9999)} ${rng.pick(STREET_NAMES)}`;
-  const race = RACE_CHOICES[rng.pickCumulative(RACE_CUMULATIVE)] as RaceChoice;
-  const hispanic = rng.chance(HISPANIC_SHARE);
-  const given = rng.pick(GIVEN_NAMES[sex]);
-  const family = rng.pick(FAMILY_NAMES);
+  const person: PatientHistory['person'] =
+    region === 'cn' ? { region, cn: drawCnPerson(rng, sex) } : drawUsPerson(rng, sex);
+  const regionFactors: Partial<Record<ConditionKey, number>> =
+    region === 'cn' ? CN_CONDITION_FACTORS : {};
   const site = rng.int(0, sites - 1);
   const practitioner = rng.int(0, practitionersPerSite - 1);
   const allergic = ALLERGY_KEYS.filter((k) => rng.chance(ALLERGIES[k].share));
@@ -230,6 +236,10 @@ export function simulatePatient(
       onset: chronicOnset.get(rf as ConditionKey) ?? Infinity,
       factor: factor,
     }));
+    // The region's rate multiplier, for life (not a risk factor of truth's byRiskFactors).
+    const regionFactor = regionFactors[key];
+    if (regionFactor !== undefined)
+      risks.push({ onset: -Infinity, factor: regionFactor, unmasked: true });
     if (key === FIRST_LINE.outcome) {
       // Every chronic onset is known by now (hypertension, diabetes and CKD come first).
       firstLine = chooseFirstLine(chronicOnset, from, visits, birth, firstLineDraw);
@@ -422,13 +432,7 @@ export function simulatePatient(
     birth,
     death,
     deathMinute,
-    place,
-    postalCode,
-    street,
-    race,
-    hispanic,
-    given,
-    family,
+    person,
     site,
     practitioner,
     wellness,
@@ -461,6 +465,18 @@ function chooseFirstLine(
   const ckd = (chronicOnset.get('ckd') ?? Infinity) <= start;
   const drug = u < amlodipineProbability(age65, ckd, diabetes) ? 'amlodipine' : 'lisinopril';
   return { drug, start, stratum: (age65 ? 1 : 0) | (diabetes ? 2 : 0) | (ckd ? 4 : 0) };
+}
+
+/** Name, address, race and ethnicity from the US tables (in this order: output depends on it). */
+function drawUsPerson(rng: Random, sex: Sex): UsPerson {
+  const place = PLACES[rng.pickCumulative(PLACE_CUMULATIVE)] as Place;
+  const postalCode = `${place.zip3}${String(rng.int(0, 99)).padStart(2, '0')}`;
+  const street = `${rng.int(1, 9999)} ${rng.pick(STREET_NAMES)}`;
+  const race = RACE_CHOICES[rng.pickCumulative(RACE_CUMULATIVE)] as RaceChoice;
+  const hispanic = rng.chance(HISPANIC_SHARE);
+  const given = rng.pick(GIVEN_NAMES[sex]);
+  const family = rng.pick(FAMILY_NAMES);
+  return { region: 'us', place, postalCode, street, race, hispanic, given, family };
 }
 
 /** Day of death in [from, to), or null: Gompertz hazard, constant within a year of age. */

@@ -17,6 +17,7 @@ import { ALLERGIES, DRUGS } from './medications.js';
 import type { ConditionEvent, MedOrder, PatientHistory } from './patient-history.js';
 import type { JsonResource, Site } from './shared-resources.js';
 import { payerOn } from './insurance.js';
+import { cnAddress, cnEthnicityExtension, cnPatientNames } from './region-cn.js';
 import type { TruthRecorder } from './truth.js';
 
 const US_CORE = 'http://hl7.org/fhir/us/core/StructureDefinition/';
@@ -142,30 +143,45 @@ export function patientResources(
     reference: `Practitioner/${site.practitionerIds[h.practitioner] as string}`,
   };
   const female = h.sex === 'female';
-  const ethnicity = h.hispanic ? HISPANIC : NOT_HISPANIC;
+  const p = h.person;
+  const demographics: Record<string, unknown> =
+    p.region === 'us'
+      ? {
+          meta: { profile: [US_CORE + 'us-core-patient'] },
+          extension: [
+            ombExtension('us-core-race', p.race.categories, p.race.text),
+            ombExtension(
+              'us-core-ethnicity',
+              [p.hispanic ? HISPANIC : NOT_HISPANIC],
+              (p.hispanic ? HISPANIC : NOT_HISPANIC).display,
+            ),
+          ],
+        }
+      : { extension: [cnEthnicityExtension(p.cn.ethnic)] };
   emit({
     resourceType: 'Patient',
     id: h.id,
-    meta: { profile: [US_CORE + 'us-core-patient'] },
-    extension: [
-      ombExtension('us-core-race', h.race.categories, h.race.text),
-      ombExtension('us-core-ethnicity', [ethnicity], ethnicity.display),
-    ],
+    ...demographics,
     identifier: [
       { system: 'https://medlake.org/fhir/synth/patient-index', value: String(h.index) },
     ],
-    name: [{ use: 'official', family: h.family, given: [h.given] }],
+    name:
+      p.region === 'us'
+        ? [{ use: 'official', family: p.family, given: [p.given] }]
+        : cnPatientNames(p.cn),
     gender: h.sex,
     birthDate: dayToIso(h.birth),
     ...(h.death === null ? {} : { deceasedDateTime: dayTimeToIso(h.death, h.deathMinute) }),
     address: [
-      {
-        line: [h.street],
-        city: h.place.city,
-        state: h.place.state,
-        postalCode: h.postalCode,
-        country: 'US',
-      },
+      p.region === 'us'
+        ? {
+            line: [p.street],
+            city: p.place.city,
+            state: p.place.state,
+            postalCode: p.postalCode,
+            country: 'US',
+          }
+        : cnAddress(p.cn),
     ],
   });
 
@@ -191,8 +207,8 @@ export function patientResources(
   const participant = participantOf(site);
   // Admissions go to the patient's own site if it is a hospital, else to a hospital site
   // (sites are named "... General Hospital n" or "... Community Clinic n"); none: own site.
-  const hospitals = sites.filter((s) => s.organizationName.includes('Hospital'));
-  const hospital = site.organizationName.includes('Hospital')
+  const hospitals = sites.filter((s) => s.hospital);
+  const hospital = site.hospital
     ? site
     : (hospitals[h.index % Math.max(1, hospitals.length)] ?? site);
   const reasonOf = (reason: ConditionKey | null): Record<string, unknown> =>

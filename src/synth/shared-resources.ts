@@ -12,6 +12,15 @@ import {
 } from './demographics.js';
 import type { Place } from './demographics.js';
 import { Random } from './random.js';
+import {
+  CN_PLACE_CUMULATIVE,
+  CN_PLACES,
+  CN_STREET_NAMES,
+  cnPatientNames,
+  drawCnPerson,
+} from './region-cn.js';
+import type { CnPlace } from './region-cn.js';
+import type { SynthRegion } from './truth.js';
 
 /** medlake-defined extension: Location has no element for a bed count. */
 export const BED_COUNT_EXTENSION_URL = 'https://medlake.org/fhir/StructureDefinition/bed-count';
@@ -19,6 +28,8 @@ export const PRACTITIONERS_PER_SITE = 4;
 const STREAM_SHARED = 0x5348;
 
 export interface Site {
+  /** A hospital (admissions, bed counts in the hundreds), else a clinic. */
+  readonly hospital: boolean;
   readonly organizationId: string;
   readonly organizationName: string;
   readonly locationId: string;
@@ -42,8 +53,13 @@ export interface SiteWithResources {
   readonly resources: readonly JsonResource[];
 }
 
-export function makeSite(seed: number, index: number): SiteWithResources {
+export function makeSite(
+  seed: number,
+  index: number,
+  region: SynthRegion = 'us',
+): SiteWithResources {
   const rng = new Random(seed, STREAM_SHARED, index);
+  if (region === 'cn') return makeCnSite(rng, index);
   const place: Place = PLACES[rng.pickCumulative(PLACE_CUMULATIVE)] as Place;
   const hospital = rng.chance(0.5);
   const name = `${place.city} ${hospital ? 'General Hospital' : 'Community Clinic'} ${index + 1}`;
@@ -56,11 +72,94 @@ export function makeSite(seed: number, index: number): SiteWithResources {
     postalCode: `${place.zip3}${String(rng.int(0, 99)).padStart(2, '0')}`,
     country: 'US',
   };
+  return siteResources(
+    rng,
+    { hospital, name, orgId, locId, address },
+    (female) => {
+      const given = rng.pick(GIVEN_NAMES[female ? 'female' : 'male']);
+      const family = rng.pick(FAMILY_NAMES);
+      return {
+        display: `Dr. ${given} ${family}`,
+        name: [{ family, given: [given], prefix: ['Dr.'] }],
+        identifier: {
+          system: 'http://hl7.org/fhir/sid/us-npi',
+          value: String(rng.int(1000000000, 1999999999)),
+        },
+      };
+    },
+    'http://hl7.org/fhir/us/core/StructureDefinition/',
+  );
+}
+
+/**
+ * A Chinese site: a city's people's hospital (人民医院) or a community health service
+ * centre (社区卫生服务中心), practitioners with Chinese names and a medlake staff number
+ * (China has no public practitioner identifier system like the NPI).
+ */
+function makeCnSite(rng: Random, index: number): SiteWithResources {
+  const place = CN_PLACES[rng.pickCumulative(CN_PLACE_CUMULATIVE)] as CnPlace;
+  const hospital = rng.chance(0.5);
+  const name = hospital
+    ? `${place.city}第${index + 1}人民医院`
+    : `${place.city}${place.district}第${index + 1}社区卫生服务中心`;
+  const orgId = rng.uuid();
+  const locId = rng.uuid();
+  const street = `${rng.pick(CN_STREET_NAMES)}${rng.int(1, 300)}号`;
+  const address = {
+    line: [street],
+    city: place.city,
+    district: place.district,
+    state: place.province,
+    postalCode: place.postalCode,
+    country: 'CN',
+  };
+  return siteResources(
+    rng,
+    { hospital, name, orgId, locId, address },
+    (female) => {
+      const p = drawCnPerson(rng, female ? 'female' : 'male');
+      return {
+        display: `${p.family}${p.given}医生`,
+        name: cnPatientNames(p),
+        identifier: {
+          system: 'https://medlake.org/fhir/synth/practitioner-staff-number',
+          value: String(rng.int(100000, 999999)),
+        },
+      };
+    },
+    null,
+  );
+}
+
+interface SiteBasics {
+  readonly hospital: boolean;
+  readonly name: string;
+  readonly orgId: string;
+  readonly locId: string;
+  readonly address: Record<string, unknown>;
+}
+
+interface PractitionerBasics {
+  readonly display: string;
+  readonly name: unknown[];
+  readonly identifier: { readonly system: string; readonly value: string };
+}
+
+/** The Organization, Location and Practitioners of a site (US Core profiles for `us`). */
+function siteResources(
+  rng: Random,
+  b: SiteBasics,
+  practitioner: (female: boolean) => PractitionerBasics,
+  profileBase: string | null,
+): SiteWithResources {
+  const { hospital, name, orgId, locId, address } = b;
+  const profile = (p: string): Record<string, unknown> =>
+    profileBase === null ? {} : { meta: { profile: [profileBase + p] } };
   const resources: JsonResource[] = [
     {
       resourceType: 'Organization',
       id: orgId,
-      meta: { profile: ['http://hl7.org/fhir/us/core/StructureDefinition/us-core-organization'] },
+      ...profile('us-core-organization'),
       active: true,
       type: [
         {
@@ -108,27 +207,22 @@ export function makeSite(seed: number, index: number): SiteWithResources {
   for (let p = 0; p < PRACTITIONERS_PER_SITE; p++) {
     const id = rng.uuid();
     const female = rng.chance(0.5);
-    const given = rng.pick(GIVEN_NAMES[female ? 'female' : 'male']);
-    const family = rng.pick(FAMILY_NAMES);
+    const who = practitioner(female);
     practitionerIds.push(id);
-    practitionerNames.push(`Dr. ${given} ${family}`);
+    practitionerNames.push(who.display);
     resources.push({
       resourceType: 'Practitioner',
       id,
-      meta: { profile: ['http://hl7.org/fhir/us/core/StructureDefinition/us-core-practitioner'] },
-      identifier: [
-        {
-          system: 'http://hl7.org/fhir/sid/us-npi',
-          value: String(rng.int(1000000000, 1999999999)),
-        },
-      ],
+      ...profile('us-core-practitioner'),
+      identifier: [who.identifier],
       active: true,
-      name: [{ family, given: [given], prefix: ['Dr.'] }],
+      name: who.name,
       gender: female ? 'female' : 'male',
     });
   }
   return {
     site: {
+      hospital,
       organizationId: orgId,
       organizationName: name,
       locationId: locId,

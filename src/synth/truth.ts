@@ -6,6 +6,7 @@
 import { AGE_BANDS, MORTALITY, SEXES, US_CENSUS_2020_MILLIONS } from './demographics.js';
 import { CONDITION_KEYS, CONDITIONS, HBA1C_TEST, HYPERTENSION_CONTROL } from './conditions.js';
 import { PAYER_KEYS } from './insurance.js';
+import { CN_CENSUS_2020_MILLIONS, CN_CONDITION_FACTORS } from './region-cn.js';
 import type { PayerKey } from './insurance.js';
 import type { ConditionKey } from './conditions.js';
 import { DAYS_PER_YEAR } from './dates.js';
@@ -457,7 +458,7 @@ export class TruthRecorder {
       generator: SYNTH_GENERATOR,
       version: SYNTH_VERSION,
       arguments: this.args,
-      parameters: synthParameters(),
+      parameters: synthParameters(this.args.region),
       realised: {
         patients: {
           total,
@@ -607,17 +608,29 @@ export class TruthRecorder {
 }
 
 /** The model parameters, as written to truth.json. */
-export function synthParameters(): Record<string, unknown> {
+export function synthParameters(region: SynthRegion = 'us'): Record<string, unknown> {
+  const census = region === 'cn' ? CN_CENSUS_2020_MILLIONS : US_CENSUS_2020_MILLIONS;
   return {
     ageBands: AGE_BANDS,
     population: {
-      source: 'US Census 2020 DHC, table P12 (millions, rounded)',
+      source:
+        region === 'cn'
+          ? 'China 7th National Population Census 2020, 31 provinces (millions; see docs/synth.md)'
+          : 'US Census 2020 DHC, table P12 (millions, rounded)',
       ageAt: 'end',
       millions: {
-        male: US_CENSUS_2020_MILLIONS.map((c) => c[0]),
-        female: US_CENSUS_2020_MILLIONS.map((c) => c[1]),
+        male: census.map((c) => c[0]),
+        female: census.map((c) => c[1]),
       },
     },
+    ...(region === 'cn'
+      ? {
+          regionConditionFactors: {
+            note: 'multipliers on the incidence tables below, for life (region cn)',
+            factors: CN_CONDITION_FACTORS,
+          },
+        }
+      : {}),
     mortality: {
       model: 'gompertz',
       annualHazard: 'hazardAt80 * exp(gompertzSlope * (age - 80))',
