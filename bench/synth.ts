@@ -19,6 +19,8 @@ import { parseArgs } from 'node:util';
 import { format, resolveConfig } from 'prettier';
 import { synthesize } from '../src/synth/index.js';
 import { synthesizeIntoLake } from '../src/synth/write-lake.js';
+import { claimsPart } from '../src/synth/claims.js';
+import { SYNTH_PARTS } from '../src/synth/registry.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const OUT = join(ROOT, 'bench', 'out');
@@ -29,7 +31,12 @@ export const SYNTH_DOC_END = '<!-- END GENERATED synth -->';
 /** Issue 3's target, on 2 cores with full histories. */
 const TARGET_PATIENTS_PER_SECOND = 1000;
 
-type Mode = 'out' | 'lake';
+/**
+ * `out`, `lake`: the default run (every part, one generator thread on 2 cores).
+ * `out-noclaims`: `out` without the claims part (Claim/EOB/Coverage), to show their cost.
+ * `out-2workers`: `out` with two generator threads.
+ */
+type Mode = 'out' | 'lake' | 'out-noclaims' | 'out-2workers';
 
 /** What one child run reports. */
 interface RunResult {
@@ -44,7 +51,9 @@ const { values } = parseArgs({
   options: {
     sizes: { type: 'string', default: '10000,100000' },
     runs: { type: 'string', default: '3' },
-    modes: { type: 'string', default: 'out,lake' },
+    modes: { type: 'string', default: 'out,lake,out-noclaims,out-2workers' },
+    /** Modes also run at the sizes above the smallest. */
+    'large-modes': { type: 'string', default: 'out,lake' },
     'no-doc': { type: 'boolean', default: false },
     child: { type: 'string' },
   },
@@ -59,9 +68,17 @@ if (values.child !== undefined) {
   };
   const t0 = process.hrtime.bigint();
   const s =
-    mode === 'out'
-      ? await synthesize({ patients, seed: 1, outDir: dir })
-      : (await synthesizeIntoLake(dir, { patients, seed: 1 })).synth;
+    mode === 'lake'
+      ? (await synthesizeIntoLake(dir, { patients, seed: 1 })).synth
+      : await synthesize({
+          patients,
+          seed: 1,
+          outDir: dir,
+          ...(mode === 'out-noclaims'
+            ? { parts: SYNTH_PARTS.filter((p) => p !== claimsPart) }
+            : {}),
+          ...(mode === 'out-2workers' ? { workers: 2 } : {}),
+        });
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const ru = process.resourceUsage();
   const result: RunResult = {
@@ -118,11 +135,13 @@ interface Row {
 const sizes = values.sizes.split(',').map(Number);
 const runs = Number(values.runs);
 const modes = values.modes.split(',') as Mode[];
+const largeModes = new Set(values['large-modes'].split(','));
 const smallest = Math.min(...sizes);
 const rows: Row[] = [];
 const work = join(OUT, 'synth-bench');
 for (const patients of sizes) {
   for (const mode of modes) {
+    if (patients !== smallest && !largeModes.has(mode)) continue;
     const n = patients === smallest ? runs : 1;
     const results: RunResult[] = [];
     for (let i = 0; i < n; i++) {
@@ -149,7 +168,9 @@ function render(machine: string): string {
     '',
     '`out`: NDJSON per type + manifest.json + truth.json (`medlake synth --out`). `lake`: ' +
       'generated straight into a fresh lake, staging, merge to Parquet and commit included ' +
-      '(`medlake synth --lake`). Each run in its own process; peak RSS is that process’s. ' +
+      '(`medlake synth --lake`). `out-noclaims`: `out` without the claims part (no Claim, ' +
+      'ExplanationOfBenefit, Coverage). `out-2workers`: `out` with two generator threads. ' +
+      'Each run in its own process; peak RSS is that process’s. ' +
       `Median of ${runs} runs at ${smallest.toLocaleString('en-US')} patients, one run at larger sizes. ` +
       'MB are 10⁶ bytes of FHIR JSON (the NDJSON written, or its equivalent for `lake`).',
     '',

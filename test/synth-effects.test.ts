@@ -12,6 +12,7 @@ import { synthesize } from '../src/synth/index.js';
 import type { SynthSink, Truth } from '../src/synth/index.js';
 import { DRUGS, FIRST_LINE, amlodipineProbability } from '../src/synth/medications.js';
 import { CONDITIONS, HYPERTENSION_CONTROL } from '../src/synth/conditions.js';
+import { AGE_BANDS } from '../src/synth/demographics.js';
 import { makeTempDir, removeDir } from './helpers/lake-test-utils.js';
 
 type Json = Record<string, unknown>;
@@ -211,5 +212,33 @@ describe('synth: payer disparity in blood-pressure control', () => {
     expect(big['private']!.rateAtLastVisit!).toBeGreaterThan(
       big['medicaid']!.rateAtLastVisit! + 0.1,
     );
+  });
+});
+
+describe('synth: cancers', () => {
+  it('new cancer cases match the SEER-shaped rates over the person-time at risk; deaths follow', () => {
+    for (const key of ['lungCancer', 'breastCancer', 'colorectalCancer'] as const) {
+      const spec = CONDITIONS[key];
+      const rows = large.realised.conditions[key]!.incidence;
+      let observed = 0;
+      let expected = 0;
+      for (const r of rows) {
+        const band = AGE_BANDS.indexOf(r.ageBand as (typeof AGE_BANDS)[number]);
+        observed += r.cases;
+        expected +=
+          (r.personYears * (spec.per1000[band] ?? 0) * spec.sexFactor[r.sex as 'male' | 'female']) /
+          1000;
+      }
+      expect(expected, key).toBeGreaterThan(20);
+      expect(Math.abs(observed - expected), key).toBeLessThan(4 * Math.sqrt(expected));
+    }
+    const breast = large.realised.conditions['breastCancer']!.incidence;
+    const bySex = (s: string): number =>
+      breast.filter((r) => r.sex === s).reduce((a, r) => a + r.cases, 0);
+    expect(bySex('female')).toBeGreaterThan(20 * Math.max(1, bySex('male')));
+    // Lung cancer is the deadliest of the three (5-year survival about 25%).
+    const deaths = large.realised.patients.deathsByCause;
+    expect(deaths['lungCancer'] ?? 0).toBeGreaterThan(deaths['breastCancer'] ?? 0);
+    expect(deaths['lungCancer'] ?? 0).toBeGreaterThan(10);
   });
 });

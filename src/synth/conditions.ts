@@ -23,6 +23,9 @@ export const CONDITION_KEYS = [
   'pneumonia',
   'uti',
   'hipFracture',
+  'lungCancer',
+  'breastCancer',
+  'colorectalCancer',
 ] as const;
 export type ConditionKey = (typeof CONDITION_KEYS)[number];
 
@@ -62,6 +65,11 @@ export interface ConditionSpec {
   /** Rate multipliers while a (chronic) risk factor is present; they multiply. */
   readonly riskFactors: Readonly<Partial<Record<ConditionKey, number>>>;
   readonly care: CareSpec;
+  /**
+   * Annual death hazard from the condition after its onset (chronic only; 0 = none): the
+   * patient dies of it at onset + an exponential time, unless something else comes first.
+   */
+  readonly excessMortality: number;
 }
 
 const OUTPATIENT: CareSpec = {
@@ -73,8 +81,8 @@ const OUTPATIENT: CareSpec = {
   readmission30: 0,
 };
 
-type Spec = Omit<ConditionSpec, 'per1000Female' | 'seasonality' | 'riskFactors' | 'care'> &
-  Partial<Pick<ConditionSpec, 'per1000Female' | 'seasonality' | 'riskFactors' | 'care'>>;
+type Optional = 'per1000Female' | 'seasonality' | 'riskFactors' | 'care' | 'excessMortality';
+type Spec = Omit<ConditionSpec, Optional> & Partial<Pick<ConditionSpec, Optional>>;
 
 function spec(s: Spec): ConditionSpec {
   return {
@@ -83,10 +91,58 @@ function spec(s: Spec): ConditionSpec {
     seasonality: s.seasonality ?? null,
     riskFactors: s.riskFactors ?? {},
     care: s.care ?? OUTPATIENT,
+    excessMortality: s.excessMortality ?? 0,
   };
 }
 
 const CHRONIC = { chronic: true, episodeDays: null } as const;
+
+/**
+ * Cancers: incidence per 1,000 person-years by age band, approximated from SEER age-specific
+ * rates (2015–2019, per 100,000: lung about 30 at 50–54, 180 at 65–69, 340 at 80–84;
+ * female breast about 120 at 40–44, 300 at 60–64, 450 at 75–79; colorectal about 55 at 50–54,
+ * 120 at 65–69, 290 at 85+), and an excess death hazard from 5-year relative survival
+ * (SEER: lung about 25%, colorectal 65%, female breast 91%; hazard = −ln(survival) / 5).
+ */
+const CANCERS: Readonly<Record<'lungCancer' | 'breastCancer' | 'colorectalCancer', ConditionSpec>> =
+  {
+    lungCancer: spec({
+      key: 'lungCancer',
+      snomed: { code: '254637007', display: 'Non-small cell lung cancer (disorder)' },
+      icd10: {
+        code: 'C34.90',
+        display: 'Malignant neoplasm of unspecified part of unspecified bronchus or lung',
+      },
+      ...CHRONIC,
+      // prettier-ignore
+      per1000: [0, 0, 0, 0, 0, 0.003, 0.005, 0.01, 0.05, 0.12, 0.3, 0.6, 1.1, 1.8, 2.6, 3.2, 3.4, 3.0],
+      sexFactor: { male: 1.15, female: 0.9 },
+      excessMortality: 0.277,
+    }),
+    breastCancer: spec({
+      key: 'breastCancer',
+      snomed: { code: '254837009', display: 'Malignant neoplasm of breast (disorder)' },
+      icd10: {
+        code: 'C50.919',
+        display: 'Malignant neoplasm of unspecified site of unspecified female breast',
+      },
+      ...CHRONIC,
+      // prettier-ignore
+      per1000: [0, 0, 0, 0, 0.015, 0.08, 0.25, 0.5, 1.2, 1.9, 2.1, 2.4, 3.0, 3.9, 4.4, 4.5, 4.1, 3.6],
+      sexFactor: { male: 0.01, female: 1 },
+      excessMortality: 0.019,
+    }),
+    colorectalCancer: spec({
+      key: 'colorectalCancer',
+      snomed: { code: '363406005', display: 'Malignant neoplasm of colon (disorder)' },
+      icd10: { code: 'C18.9', display: 'Malignant neoplasm of colon, unspecified' },
+      ...CHRONIC,
+      // prettier-ignore
+      per1000: [0, 0, 0, 0, 0.015, 0.03, 0.06, 0.1, 0.18, 0.32, 0.55, 0.75, 0.95, 1.2, 1.55, 2.0, 2.5, 2.9],
+      sexFactor: { male: 1.2, female: 0.85 },
+      excessMortality: 0.086,
+    }),
+  };
 
 export const CONDITIONS: Readonly<Record<ConditionKey, ConditionSpec>> = {
   hypertension: spec({
@@ -271,6 +327,7 @@ export const CONDITIONS: Readonly<Record<ConditionKey, ConditionSpec>> = {
       readmission30: 0.11,
     },
   }),
+  ...CANCERS,
 };
 
 /** Bit of each condition in risk-factor masks (truth.json `byRiskFactors`). */

@@ -261,7 +261,8 @@ export function simulatePatient(
           prevalentAtStart: true,
           emergency: false,
           inpatient: null,
-          deathDay: null,
+          // Memoryless: the excess hazard runs from the window's start.
+          deathDay: diesOf(rng, spec, from),
           readmission: null,
         });
         continue;
@@ -288,7 +289,7 @@ export function simulatePatient(
               icuDays: 0,
             };
         } else emergency = care.emergency > 0 && rng.chance(care.emergency);
-      }
+      } else deathDay = diesOf(rng, spec, day + 1);
       drafts.push({
         key,
         onset: day,
@@ -465,6 +466,12 @@ function chooseFirstLine(
   const ckd = (chronicOnset.get('ckd') ?? Infinity) <= start;
   const drug = u < amlodipineProbability(age65, ckd, diabetes) ? 'amlodipine' : 'lisinopril';
   return { drug, start, stratum: (age65 ? 1 : 0) | (diabetes ? 2 : 0) | (ckd ? 4 : 0) };
+}
+
+/** Day of death from a condition's excess hazard counted from `from`, or null if it has none. */
+function diesOf(rng: Random, spec: ConditionSpec, from: number): number | null {
+  if (spec.excessMortality <= 0) return null;
+  return from + Math.floor(rng.exponential(spec.excessMortality) * DAYS_PER_YEAR);
 }
 
 /** Name, address, race and ethnicity from the US tables (in this order: output depends on it). */

@@ -17,13 +17,20 @@ import { ALLERGIES, DRUGS } from './medications.js';
 import type { ConditionEvent, MedOrder, PatientHistory } from './patient-history.js';
 import type { JsonResource, Site } from './shared-resources.js';
 import { payerOn } from './insurance.js';
+import {
+  BP_PROFILE,
+  LABORATORY,
+  UCUM,
+  VITAL_SIGNS,
+  bloodPressure,
+  loinc,
+  quantity,
+} from './fhir-values.js';
 import { cnAddress, cnEthnicityExtension, cnPatientNames } from './region-cn.js';
 import type { TruthRecorder } from './truth.js';
 
 const US_CORE = 'http://hl7.org/fhir/us/core/StructureDefinition/';
 const SNOMED = 'http://snomed.info/sct';
-const LOINC = 'http://loinc.org';
-const UCUM = 'http://unitsofmeasure.org';
 const OMB_SYSTEM = 'urn:oid:2.16.840.1.113883.6.238';
 const ICD10 = 'http://hl7.org/fhir/sid/icd-10-cm';
 const RXNORM = 'http://www.nlm.nih.gov/research/umls/rxnorm';
@@ -88,31 +95,6 @@ const MED_CATEGORY = {
     },
   ],
 };
-
-const VITAL_SIGNS = category('vital-signs', 'Vital Signs');
-const LABORATORY = category('laboratory', 'Laboratory');
-
-function category(code: string, display: string): unknown[] {
-  return [
-    {
-      coding: [
-        {
-          system: 'http://terminology.hl7.org/CodeSystem/observation-category',
-          code,
-          display,
-        },
-      ],
-    },
-  ];
-}
-
-function loinc(code: string, display: string): unknown {
-  return { coding: [{ system: LOINC, code, display }], text: display };
-}
-
-function quantity(value: number, unit: string): unknown {
-  return { value, unit, system: UCUM, code: unit };
-}
 
 function ombExtension(url: string, codes: readonly OmbCode[], text: string): unknown {
   return {
@@ -658,23 +640,8 @@ export function patientResources(
         systolic = Math.round(rng.normal(112 + 0.3 * Math.max(0, age - 20), 10));
         diastolic = Math.round(rng.normal(72, 7));
       }
-      vital(
-        'http://hl7.org/fhir/StructureDefinition/bp',
-        VITAL_SIGNS,
-        loinc('85354-9', 'Blood pressure panel with all children optional'),
-        {
-          component: [
-            {
-              code: loinc('8480-6', 'Systolic blood pressure'),
-              valueQuantity: quantity(systolic, 'mm[Hg]'),
-            },
-            {
-              code: loinc('8462-4', 'Diastolic blood pressure'),
-              valueQuantity: quantity(diastolic, 'mm[Hg]'),
-            },
-          ],
-        },
-      );
+      const bp = bloodPressure(systolic, diastolic);
+      vital(BP_PROFILE, VITAL_SIGNS, bp.code, { component: bp.component });
     }
     if (age >= 2) {
       const bmi = age < 18 ? rng.normal(15 + age * 0.45, 2.5) : rng.normal(29, 5.5);

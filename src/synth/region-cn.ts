@@ -407,6 +407,12 @@ export const CN_DISPLAYS: Readonly<Record<string, string>> = {
   // Conditions: SNOMED CT, then ICD-10-CM (wording of the Chinese ICD-10 edition).
   [`${SNOMED}|59621000`]: '原发性高血压',
   [`${ICD10}|I10`]: '原发性高血压',
+  [`${SNOMED}|254637007`]: '非小细胞肺癌',
+  [`${ICD10}|C34.90`]: '支气管或肺恶性肿瘤，未特指',
+  [`${SNOMED}|254837009`]: '乳腺恶性肿瘤',
+  [`${ICD10}|C50.919`]: '乳腺恶性肿瘤，未特指',
+  [`${SNOMED}|363406005`]: '结肠恶性肿瘤',
+  [`${ICD10}|C18.9`]: '结肠恶性肿瘤，未特指',
   [`${SNOMED}|44054006`]: '2型糖尿病',
   [`${ICD10}|E11.9`]: '2型糖尿病，不伴有并发症',
   [`${SNOMED}|6142004`]: '流行性感冒',

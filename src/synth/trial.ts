@@ -16,6 +16,14 @@
  * Every trial resource carries a meta.tag with the study id (TRIAL_TAG), so the SDTM writer
  * (write-sdtm.ts) and analyses can pick them out of a patient's resources.
  */
+import {
+  BP_PROFILE,
+  LABORATORY,
+  VITAL_SIGNS,
+  bloodPressure,
+  loinc,
+  quantity,
+} from './fhir-values.js';
 import type { ConditionKey } from './conditions.js';
 import { DAYS_PER_YEAR, ageOn, dayTimeToIso, dayToIso } from './dates.js';
 import { PART_STREAMS, partRandom } from './parts.js';
@@ -30,8 +38,6 @@ export const STUDY_TITLE =
   'outcomes in adults with type 2 diabetes (synthetic)';
 
 const SNOMED = 'http://snomed.info/sct';
-const LOINC = 'http://loinc.org';
-const UCUM = 'http://unitsofmeasure.org';
 /** MedDRA in FHIR (terminology.hl7.org). */
 export const MEDDRA = 'http://terminology.hl7.org/CodeSystem/mdr';
 const US_CORE = 'http://hl7.org/fhir/us/core/StructureDefinition/';
@@ -178,41 +184,6 @@ const meta = (profile?: string): Record<string, unknown> => ({
   ...(profile === undefined ? {} : { profile: [profile] }),
   tag: [TRIAL_TAG],
 });
-
-const quantity = (value: number, unit: string): unknown => ({
-  value,
-  unit,
-  system: UCUM,
-  code: unit,
-});
-
-const loinc = (code: string, display: string): unknown => ({
-  coding: [{ system: LOINC, code, display }],
-  text: display,
-});
-
-const VITAL_SIGNS = [
-  {
-    coding: [
-      {
-        system: 'http://terminology.hl7.org/CodeSystem/observation-category',
-        code: 'vital-signs',
-        display: 'Vital Signs',
-      },
-    ],
-  },
-];
-const LABORATORY = [
-  {
-    coding: [
-      {
-        system: 'http://terminology.hl7.org/CodeSystem/observation-category',
-        code: 'laboratory',
-        display: 'Laboratory',
-      },
-    ],
-  },
-];
 
 /** Visit number (1 = baseline / randomisation) and its SDTM VISIT name. */
 export function visitName(visitNum: number): string {
@@ -492,23 +463,8 @@ export const trialPart: SynthPartFactory = (run: SynthRun): SynthPart => {
         };
         const systolic = Math.round(rng.normal(138, 12));
         const diastolic = Math.round(rng.normal(82, 8));
-        observation(
-          'http://hl7.org/fhir/StructureDefinition/bp',
-          VITAL_SIGNS,
-          loinc('85354-9', 'Blood pressure panel with all children optional'),
-          {
-            component: [
-              {
-                code: loinc('8480-6', 'Systolic blood pressure'),
-                valueQuantity: quantity(systolic, 'mm[Hg]'),
-              },
-              {
-                code: loinc('8462-4', 'Diastolic blood pressure'),
-                valueQuantity: quantity(diastolic, 'mm[Hg]'),
-              },
-            ],
-          },
-        );
+        const bp = bloodPressure(systolic, diastolic);
+        observation(BP_PROFILE, VITAL_SIGNS, bp.code, { component: bp.component });
         observation(
           'http://hl7.org/fhir/StructureDefinition/heartrate',
           VITAL_SIGNS,
