@@ -13,6 +13,8 @@ import type { SynthSink, Truth } from '../src/synth/index.js';
 import { DRUGS, FIRST_LINE, amlodipineProbability } from '../src/synth/medications.js';
 import { CONDITIONS, HYPERTENSION_CONTROL } from '../src/synth/conditions.js';
 import { AGE_BANDS } from '../src/synth/demographics.js';
+import { INCOME_BANDS, INCOME_BAND_SHARES } from '../src/synth/insurance.js';
+import { INCOME_BAND_EXTENSION_URL } from '../src/synth/patient-resources.js';
 import { makeTempDir, removeDir } from './helpers/lake-test-utils.js';
 
 type Json = Record<string, unknown>;
@@ -240,5 +242,34 @@ describe('synth: cancers', () => {
     const deaths = large.realised.patients.deathsByCause;
     expect(deaths['lungCancer'] ?? 0).toBeGreaterThan(deaths['breastCancer'] ?? 0);
     expect(deaths['lungCancer'] ?? 0).toBeGreaterThan(10);
+  });
+});
+
+describe('synth: urgent care and income', () => {
+  it('some acute office visits are at urgent care; every patient carries an income band', () => {
+    const urgent = of('Encounter').filter((e) => JSON.stringify(e['type']).includes('"702927004"'));
+    expect(urgent.length).toBeGreaterThan(20);
+    for (const e of urgent) {
+      expect((e['class'] as { code: string }).code).toBe('AMB');
+      const reason = code((e['reasonCode'] as unknown[])[0]);
+      expect([
+        CONDITIONS.influenza.snomed.code,
+        CONDITIONS.uti.snomed.code,
+        CONDITIONS.pneumonia.snomed.code,
+      ]).toContain(reason);
+    }
+    const bands = new Map<string, number>();
+    for (const p of of('Patient')) {
+      const ext = (p['extension'] as Json[]).find((x) => x['url'] === INCOME_BAND_EXTENSION_URL);
+      const band = String(ext?.['valueString']);
+      expect(INCOME_BANDS as readonly string[]).toContain(band);
+      bands.set(band, (bands.get(band) ?? 0) + 1);
+    }
+    // Shares near the parameters (2,000 patients).
+    const total = INCOME_BANDS.reduce((a, b) => a + INCOME_BAND_SHARES[b], 0);
+    for (const b of INCOME_BANDS) {
+      const share = (bands.get(b) ?? 0) / 2000;
+      expect(Math.abs(share - INCOME_BAND_SHARES[b] / total)).toBeLessThan(0.04);
+    }
   });
 });

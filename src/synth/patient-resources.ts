@@ -55,9 +55,18 @@ const ENCOUNTER_TYPES = {
   checkUp: { code: '162673000', display: 'General examination of patient (procedure)' },
   problem: { code: '185347001', display: 'Encounter for problem (procedure)' },
   emergency: { code: '50849002', display: 'Emergency room admission (procedure)' },
+  urgentCare: { code: '702927004', display: 'Urgent care clinic (environment)' },
   inpatient: { code: '32485007', display: 'Hospital admission (procedure)' },
   icu: { code: '305351004', display: 'Admission to intensive care unit (procedure)' },
 } as const;
+/** Share of a condition's office visits (not emergency) that are at urgent care instead. */
+export const URGENT_CARE_SHARE: Readonly<Partial<Record<ConditionKey, number>>> = {
+  influenza: 0.3,
+  uti: 0.25,
+  pneumonia: 0.15,
+};
+/** medlake extension on Patient: the household income band (insurance.ts). */
+export const INCOME_BAND_EXTENSION_URL = 'https://medlake.org/fhir/StructureDefinition/income-band';
 const DISCHARGE = 'http://terminology.hl7.org/CodeSystem/discharge-disposition';
 const ADMIT_SOURCE = 'http://terminology.hl7.org/CodeSystem/admit-source';
 const LAB_REPORT_CATEGORY = [
@@ -126,6 +135,7 @@ export function patientResources(
   };
   const female = h.sex === 'female';
   const p = h.person;
+  const income = { url: INCOME_BAND_EXTENSION_URL, valueString: h.insurance.incomeBand };
   const demographics: Record<string, unknown> =
     p.region === 'us'
       ? {
@@ -137,9 +147,10 @@ export function patientResources(
               [p.hispanic ? HISPANIC : NOT_HISPANIC],
               (p.hispanic ? HISPANIC : NOT_HISPANIC).display,
             ),
+            income,
           ],
         }
-      : { extension: [cnEthnicityExtension(p.cn.ethnic)] };
+      : { extension: [cnEthnicityExtension(p.cn.ethnic), income] };
   emit({
     resourceType: 'Patient',
     id: h.id,
@@ -587,9 +598,14 @@ export function patientResources(
         }
         continue;
       }
+      const urgent = !e.emergency && rng.chance(URGENT_CARE_SHARE[e.key] ?? 0);
       const [id, minute] = encounter(
         e.onset,
-        e.emergency ? ENCOUNTER_TYPES.emergency : ENCOUNTER_TYPES.problem,
+        e.emergency
+          ? ENCOUNTER_TYPES.emergency
+          : urgent
+            ? ENCOUNTER_TYPES.urgentCare
+            : ENCOUNTER_TYPES.problem,
         e.emergency,
         e.key,
       );

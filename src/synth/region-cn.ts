@@ -407,6 +407,7 @@ export const CN_DISPLAYS: Readonly<Record<string, string>> = {
   // Conditions: SNOMED CT, then ICD-10-CM (wording of the Chinese ICD-10 edition).
   [`${SNOMED}|59621000`]: '原发性高血压',
   [`${ICD10}|I10`]: '原发性高血压',
+  [`${SNOMED}|702927004`]: '急症门诊',
   [`${SNOMED}|254637007`]: '非小细胞肺癌',
   [`${ICD10}|C34.90`]: '支气管或肺恶性肿瘤，未特指',
   [`${SNOMED}|254837009`]: '乳腺恶性肿瘤',
