@@ -31,7 +31,8 @@ beforeAll(async () => {
   viaFiles = path.join(tmp, 'lake-files');
   direct = path.join(tmp, 'lake-direct');
   const [synthOut, lakeRun] = await Promise.all([
-    runCli(['synth', ...ARGS, '--out', out, '--json']),
+    // Other formats go to subfolders, which ingesting the export folder must not read.
+    runCli(['synth', ...ARGS, '--out', out, '--formats', 'fhir-bundle,synthea-csv', '--json']),
     runCli(['synth', ...ARGS, '--lake', direct, '--json']),
   ]);
   ok(synthOut);
@@ -62,7 +63,9 @@ describe('medlake synth --out', () => {
       expect(lines).toBe(o.count);
       expect(truth.resources[o.type]).toBe(o.count);
     }
-    // Discovery of the folder follows the manifest; truth.json is not read as FHIR.
+    // Discovery of the folder follows the manifest; truth.json is not read as FHIR, nor the
+    // fhir-bundle subfolder (the same resources again).
+    expect(existsSync(path.join(out, 'fhir-bundle'))).toBe(true);
     const found = (await discoverSources([out])).map((f) => path.basename(f.path)).sort();
     expect(found).toEqual(manifest.output.map((o) => o.url).sort());
   });

@@ -244,13 +244,17 @@ async function discoverFolder(dir: string): Promise<SourceFile[]> {
 
   const fromManifests: SourceFile[] = [];
   const claimed = new Set<string>();
+  // A folder holding a Bulk Data manifest is an export: its subfolders are not read (e.g.
+  // `medlake synth` writes other formats of the same data there), nor truth.json beside it;
+  // unlisted files beside the manifest still are.
+  const exportDirs: string[] = [];
   for (const f of files) {
     if (sourceFormatOf(f) !== 'json') continue;
     const manifest = await readManifest(f, sizes.get(f) ?? 0);
     if (manifest === null) continue;
     claimed.add(f);
-    // `medlake synth` writes its ground truth (not FHIR) beside its export's manifest.
     claimed.add(path.join(path.dirname(f), 'truth.json'));
+    exportDirs.push(path.dirname(f));
     for (const sf of await expandManifest(f, manifest)) {
       claimed.add(sf.path);
       fromManifests.push(sf);
@@ -259,7 +263,8 @@ async function discoverFolder(dir: string): Promise<SourceFile[]> {
   }
   const out = [...fromManifests];
   for (const f of files) {
-    if (claimed.has(f)) continue;
+    const inSubfolder = exportDirs.some((d) => f.startsWith(d + path.sep) && path.dirname(f) !== d);
+    if (claimed.has(f) || inSubfolder) continue;
     out.push({ path: f, size: sizes.get(f) ?? 0, format: sourceFormatOf(f)! });
   }
   return out.sort((a, b) => byPath(a.path, b.path));
@@ -269,7 +274,8 @@ async function discoverFolder(dir: string): Promise<SourceFile[]> {
  * Resolves files and folders (recursively, sorted) to the FHIR JSON sources they hold.
  * Recognises .ndjson, .jsonl, .json and their .gz forms; other files in folders are
  * skipped, as are dot files and a bulk export's log.ndjson. A Bulk Data manifest expands to its output[] files, which are
- * then not read a second time; its error[] and deleted[] files are not loaded.
+ * then not read a second time; its error[] and deleted[] files are not loaded. The
+ * subfolders of a folder with a manifest are not read.
  * Every path is checked before any record is read.
  * @throws IngestSourceError SOURCE_UNREADABLE for a missing or unreadable path,
  *   SOURCE_UNSUPPORTED for a named file of unknown format, SOURCE_BAD_MANIFEST.
