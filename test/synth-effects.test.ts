@@ -273,3 +273,36 @@ describe('synth: urgent care and income', () => {
     }
   });
 });
+
+describe('synth: planted regional excess', () => {
+  it('multiplies one condition in one state, and truth records it', async () => {
+    const dir = path.join(tmp, 'excess');
+    const excess = { region: 'CA', condition: 'diabetes' as const, factor: 3 };
+    await synthesize({ patients: 4000, seed: 9, outDir: dir, parts: [], regionalExcess: excess });
+    const t = JSON.parse(readFileSync(path.join(dir, 'truth.json'), 'utf8')) as Truth;
+    expect(t.arguments.regionalExcess).toEqual(excess);
+    const lines = (f: string): Json[] =>
+      readFileSync(path.join(dir, f), 'utf8')
+        .split('\n')
+        .filter((l) => l !== '')
+        .map((l) => JSON.parse(l) as Json);
+    const state = new Map<string, string>();
+    for (const p of lines('Patient.ndjson'))
+      state.set(p['id'] as string, String(((p['address'] as Json[])[0] as Json)['state']));
+    const newCases = new Map<string, number>();
+    for (const c of lines('Condition.ndjson'))
+      if (
+        code(c['code']) === CONDITIONS.diabetes.snomed.code &&
+        String(c['onsetDateTime']) >= t.arguments.start
+      ) {
+        const s = state.get(refId(c['subject'])) === 'CA' ? 'CA' : 'other';
+        newCases.set(s, (newCases.get(s) ?? 0) + 1);
+      }
+    const people = (s: string): number =>
+      [...state.values()].filter((x) => (s === 'CA' ? x === 'CA' : x !== 'CA')).length;
+    const ratio =
+      (newCases.get('CA') ?? 0) / people('CA') / ((newCases.get('other') ?? 0) / people('other'));
+    expect(people('CA')).toBeGreaterThan(200);
+    expect(ratio).toBeGreaterThan(2);
+  });
+});

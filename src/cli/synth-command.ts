@@ -14,7 +14,7 @@ import {
   synthFormats,
   synthesize,
 } from '../synth/index.js';
-import type { SynthRegion, SynthSummary } from '../synth/index.js';
+import type { RegionalExcess, SynthRegion, SynthSummary } from '../synth/index.js';
 import { synthesizeIntoLake } from '../synth/write-lake.js';
 
 function positiveInt(name: string, min: number): (v: string) => number {
@@ -77,6 +77,20 @@ export function registerSynthCommand(program: Command): void {
     .addOption(
       new Option('--region <region>', 'population tables').choices(SYNTH_REGIONS).default('us'),
     )
+    .option(
+      '--regional-excess <region:condition:factor>',
+      'plant an excess of one condition in one state or province, e.g. MA:diabetes:2',
+      (v: string): RegionalExcess => {
+        const m = /^([^:]+):([A-Za-z]+):([0-9.]+)$/.exec(v);
+        if (m === null)
+          throw new InvalidArgumentError('expected region:condition:factor, e.g. MA:diabetes:2');
+        return {
+          region: m[1] as string,
+          condition: m[2] as RegionalExcess['condition'],
+          factor: Number(m[3]),
+        };
+      },
+    )
     .option('--json', 'print the summary as JSON')
     .action(
       async (
@@ -87,6 +101,7 @@ export function registerSynthCommand(program: Command): void {
           end: string;
           out: string;
           region: SynthRegion;
+          regionalExcess?: RegionalExcess;
           lake?: string;
           formats?: string[];
           json?: boolean;
@@ -106,6 +121,7 @@ export function registerSynthCommand(program: Command): void {
           start: opts.start,
           end: opts.end,
           region: opts.region,
+          ...(opts.regionalExcess === undefined ? {} : { regionalExcess: opts.regionalExcess }),
         };
         let summary: SynthSummary;
         let load: LoadSummary | undefined;

@@ -43,6 +43,7 @@ export function generatePatient(
     PRACTITIONERS_PER_SITE,
     truth,
     args.region,
+    args.regionalExcess,
   );
   const out: PatientOutput = { history, resources: [] };
   patientResources(history, sites, (r) => out.resources.push(r), truth);

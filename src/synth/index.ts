@@ -13,7 +13,8 @@ import { localizeResource } from './region-cn.js';
 import type { JsonResource } from './shared-resources.js';
 import type { SynthWorkerData, SynthWorkerReply, SynthWorkerRequest } from './synth-worker.js';
 import { SYNTH_REGIONS, TruthRecorder } from './truth.js';
-import type { SynthArguments, SynthRegion, Truth } from './truth.js';
+import type { RegionalExcess, SynthArguments, SynthRegion, Truth } from './truth.js';
+import { CONDITION_KEYS } from './conditions.js';
 import { NdjsonWriter } from './write-ndjson.js';
 import type { SynthSink } from './sink.js';
 import { addCounters, canonicalCounters } from './parts.js';
@@ -27,7 +28,7 @@ import type {
 import { SYNTH_FORMAT_WRITERS, SYNTH_PARTS } from './registry.js';
 
 export { SYNTH_GENERATOR, SYNTH_REGIONS, SYNTH_VERSION } from './truth.js';
-export type { SynthArguments, SynthRegion, Truth } from './truth.js';
+export type { RegionalExcess, SynthArguments, SynthRegion, Truth } from './truth.js';
 export { BED_COUNT_EXTENSION_URL } from './shared-resources.js';
 
 export const SYNTH_DEFAULTS = {
@@ -60,6 +61,8 @@ export interface SynthOptions {
   /** Last day of the window, YYYY-MM-DD; ages follow the census at this date. */
   readonly end?: string;
   readonly region?: SynthRegion;
+  /** Plant a regional excess of one condition (truth.json records it). */
+  readonly regionalExcess?: RegionalExcess;
   readonly outDir?: string;
   readonly onProgress?: (patientsDone: number) => void;
   /** Where resources go instead of NDJSON files in outDir (e.g. a lake, see write-lake.ts). */
@@ -122,6 +125,7 @@ export function resolveSynthArguments(options: SynthOptions): SynthArguments {
     start: options.start ?? SYNTH_DEFAULTS.start,
     end: options.end ?? SYNTH_DEFAULTS.end,
     region: options.region ?? SYNTH_DEFAULTS.region,
+    ...(options.regionalExcess === undefined ? {} : { regionalExcess: options.regionalExcess }),
   };
   const bad = (m: string): SynthError => new SynthError(SYNTH_ERROR_CODES.invalidArgument, m);
   if (!Number.isSafeInteger(args.patients) || args.patients < 1)
@@ -136,6 +140,16 @@ export function resolveSynthArguments(options: SynthOptions): SynthArguments {
       throw bad(`${name} must be a date YYYY-MM-DD, got ${JSON.stringify(v)}`);
   if (parseDay(args.start) > parseDay(args.end))
     throw bad(`start (${args.start}) must not be after end (${args.end})`);
+  const ex = args.regionalExcess;
+  if (ex !== undefined) {
+    if (!(CONDITION_KEYS as readonly string[]).includes(ex.condition))
+      throw bad(
+        `regional excess: unknown condition ${JSON.stringify(ex.condition)}; one of ${CONDITION_KEYS.join(', ')}`,
+      );
+    if (!(Number.isFinite(ex.factor) && ex.factor > 0))
+      throw bad(`regional excess: factor must be a positive number, got ${String(ex.factor)}`);
+    if (ex.region.trim() === '') throw bad('regional excess: region must not be empty');
+  }
   if (!SYNTH_REGIONS.includes(args.region))
     throw bad(`region must be one of ${SYNTH_REGIONS.join(', ')}, got ${String(args.region)}`);
   return args;
@@ -374,6 +388,9 @@ export function bulkManifestInfo(args: SynthArguments): {
     transactionTime: `${args.end}T23:59:59Z`,
     request:
       `medlake synth --patients ${args.patients} --seed ${args.seed} ` +
-      `--start ${args.start} --end ${args.end} --region ${args.region}`,
+      `--start ${args.start} --end ${args.end} --region ${args.region}` +
+      (args.regionalExcess === undefined
+        ? ''
+        : ` --regional-excess ${args.regionalExcess.region}:${args.regionalExcess.condition}:${args.regionalExcess.factor}`),
   };
 }

@@ -49,7 +49,7 @@ import { PART_STREAMS } from './parts.js';
 import { CN_AGE_SEX_CUMULATIVE, CN_CONDITION_FACTORS, drawCnPerson } from './region-cn.js';
 import type { CnPerson } from './region-cn.js';
 import { Random } from './random.js';
-import type { SynthRegion, TruthRecorder } from './truth.js';
+import type { RegionalExcess, SynthRegion, TruthRecorder } from './truth.js';
 
 const STREAM_PATIENT = 0x5041;
 const NB = AGE_BANDS.length;
@@ -181,6 +181,7 @@ export function simulatePatient(
   practitionersPerSite: number,
   truth: TruthRecorder,
   region: SynthRegion = 'us',
+  regionalExcess?: RegionalExcess,
 ): PatientHistory {
   const rng = new Random(seed, STREAM_PATIENT, index);
   const id = rng.uuid();
@@ -199,8 +200,14 @@ export function simulatePatient(
 
   const person: PatientHistory['person'] =
     region === 'cn' ? { region, cn: drawCnPerson(rng, sex) } : drawUsPerson(rng, sex);
-  const regionFactors: Partial<Record<ConditionKey, number>> =
-    region === 'cn' ? CN_CONDITION_FACTORS : {};
+  const regionFactors: Partial<Record<ConditionKey, number>> = {
+    ...(region === 'cn' ? CN_CONDITION_FACTORS : {}),
+  };
+  // The planted regional excess multiplies the region factor for patients living there.
+  const home = person.region === 'us' ? person.place.state : person.cn.place.province;
+  if (regionalExcess !== undefined && home === regionalExcess.region)
+    regionFactors[regionalExcess.condition] =
+      (regionFactors[regionalExcess.condition] ?? 1) * regionalExcess.factor;
   const site = rng.int(0, sites - 1);
   const practitioner = rng.int(0, practitionersPerSite - 1);
   const allergic = ALLERGY_KEYS.filter((k) => rng.chance(ALLERGIES[k].share));

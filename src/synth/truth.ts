@@ -36,6 +36,15 @@ export interface SynthArguments {
   readonly start: string;
   readonly end: string;
   readonly region: SynthRegion;
+  /** A planted regional excess: `condition`'s incidence times `factor` in one state/province. */
+  readonly regionalExcess?: RegionalExcess;
+}
+
+export interface RegionalExcess {
+  /** A state code (us, e.g. "MA") or a province name (cn, e.g. "广东省"). */
+  readonly region: string;
+  readonly condition: ConditionKey;
+  readonly factor: number;
 }
 
 export interface IncidenceRow {
