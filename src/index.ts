@@ -73,3 +73,32 @@ export {
 } from './synth/index.js';
 export { synthesizeIntoLake, type SynthLakeSummary } from './synth/write-lake.js';
 export { loadRecordsIntoLake } from './lake/load.js';
+// Population-health analytics (issue 5): statistics, value sets, standard views.
+export * from './analysis/stats.js';
+export {
+  STANDARD_POPULATIONS,
+  standardWeights,
+  toMedlakeBands,
+} from './analysis/standard-populations.js';
+export {
+  loadValueSets,
+  libraryValueSets,
+  libraryValueSetDir,
+  parseValueSetJson,
+  parseValueSetCsv,
+  validateValueSet,
+  expandValueSet,
+  valueSetContains,
+  valueSetPredicate,
+  valueSetRelation,
+  ValueSetError,
+  type ValueSet,
+  type ValueSetCode,
+} from './analysis/valuesets.js';
+export {
+  AnalysisContext,
+  standardViews,
+  standardViewsDir,
+  type AnalysisOptions,
+} from './analysis/context.js';
+export { suppressSmallCells, DEFAULT_MIN_CELL } from './analysis/suppress.js';
