@@ -19,6 +19,10 @@ import { dialectByName, DIALECT_NAMES } from '../sql/dialects/index.js';
 import { IngestSourceError } from '../ingest/types.js';
 import { registerClusterCommand } from './cluster-command.js';
 import { registerSynthCommand } from './synth-command.js';
+import { registerAnalyzeIncidenceCommand } from './analyze-incidence-command.js';
+import { registerPatternsCommands } from './analyze-patterns-command.js';
+import { registerCohortCommand } from './cohort-command.js';
+import { registerCharacterizeCommand } from './characterize-command.js';
 import {
   ENGINE_NAMES,
   EngineChoiceError,
@@ -327,6 +331,11 @@ export async function main(argv: readonly string[]): Promise<number> {
 
   registerSynthCommand(program);
   registerClusterCommand(program);
+  registerCohortCommand(program);
+  // Both reuse the one `analyze` command group.
+  registerAnalyzeIncidenceCommand(program);
+  registerPatternsCommands(program);
+  registerCharacterizeCommand(program);
 
   try {
     await program.parseAsync(argv as string[]);
