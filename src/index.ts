@@ -102,3 +102,35 @@ export {
   type AnalysisOptions,
 } from './analysis/context.js';
 export { suppressSmallCells, DEFAULT_MIN_CELL } from './analysis/suppress.js';
+export {
+  incidence,
+  prevalence,
+  INCIDENCE_DIMENSIONS,
+  PREVALENCE_DIMENSIONS,
+} from './analysis/incidence.js';
+export type {
+  IncidenceOptions,
+  IncidenceResult,
+  PrevalenceOptions,
+  PrevalenceResult,
+} from './analysis/incidence.js';
+export { analyzeSeasonality, type SeasonalityResult } from './analysis/seasonality.js';
+export { analyzeGeography, type GeographyResult } from './analysis/geography.js';
+export { analyzeCooccurrence, type CooccurrenceResult } from './analysis/cooccurrence.js';
+export {
+  parseCohortDefinition,
+  parseCohortJson,
+  compileCohort,
+  buildCohort,
+  cohortAttrition,
+  CohortDefinitionError,
+  type CohortDefinition,
+} from './analysis/cohort.js';
+export {
+  characterize,
+  type CharacterizeResult,
+  type CohortInput,
+} from './analysis/characterize.js';
+export { renderPopulationReport } from './report/population-report.js';
+export { populationReportData, type PopulationReportOptions } from './report/population.js';
+export type { PopulationReportData } from './report/population-data.js';

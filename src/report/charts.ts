@@ -516,17 +516,24 @@ export function cooccurrenceSpec(
           },
         },
       },
-      {
-        data: { values: hidden },
-        name: MARK_NAMES.heatSuppressed,
-        mark: { type: 'rect', color: SUPPRESSED_COLOR },
-        encoding: { x, y },
-      },
-      ...(['#222', 'white'] as const).map((ink) => ({
-        data: { values: both.filter((c) => c.ink === ink) },
-        mark: { type: 'text' as const, fontSize: 10, color: ink },
-        encoding: { x, y, text: { field: 'label' } },
-      })),
+      // Layers without data are left out (Vega fails on an empty text layer's encoding).
+      ...(hidden.length === 0
+        ? []
+        : [
+            {
+              data: { values: hidden },
+              name: MARK_NAMES.heatSuppressed,
+              mark: { type: 'rect' as const, color: SUPPRESSED_COLOR },
+              encoding: { x, y },
+            },
+          ]),
+      ...(['#222', 'white'] as const)
+        .filter((ink) => both.some((c) => c.ink === ink))
+        .map((ink) => ({
+          data: { values: both.filter((c) => c.ink === ink) },
+          mark: { type: 'text' as const, fontSize: 10, color: ink },
+          encoding: { x, y, text: { field: 'label' } },
+        })),
     ],
   };
 }

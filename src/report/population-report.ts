@@ -350,7 +350,16 @@ function table1Section(d: PopulationReportData): string {
       rows.push(`<tr class="section"><th colspan="4" scope="rowgroup">${e(r.section)}</th></tr>`);
     }
     const imbalanced = r.smd !== null && Math.abs(r.smd) > 0.1;
-    const smd = r.smd === null ? '&ndash;' : e(r.smd.toFixed(2));
+    // An infinite SMD (a share of 0% against 100%: no variance within either group) is
+    // shown as ∞, still highlighted.
+    const smd =
+      r.smd === null
+        ? '&ndash;'
+        : Number.isFinite(r.smd)
+          ? e(r.smd.toFixed(2))
+          : r.smd > 0
+            ? '&infin;'
+            : '&minus;&infin;';
     rows.push(
       `<tr${imbalanced ? ' class="imbalanced"' : ''}><th scope="row">${e(r.variable)}</th><td class="num">${e(r.cohortValue)}</td><td class="num">${e(r.comparatorValue)}</td><td class="num smd">${smd}</td></tr>`,
     );
