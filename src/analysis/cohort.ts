@@ -14,7 +14,7 @@ import type { ViewEntry } from '../lake/manifest.js';
 import { DialectFunction } from '../sql/dialect.js';
 import type { Dialect } from '../sql/dialect.js';
 import type { AnalysisContext } from './context.js';
-import { CODE_SYSTEMS, resolveSystem, valueSetPredicate } from './valuesets.js';
+import { CODE_SYSTEMS, systemSchema, valueSetPredicate } from './valuesets.js';
 import type { ValueSet } from './valuesets.js';
 
 // ---------------------------------------------------------------------------------------
@@ -24,17 +24,7 @@ const days = z.number().int('days must be a whole number');
 const count = z.number().int('must be a whole number').min(0, 'must not be negative');
 
 const codingSchema = z.strictObject({
-  system: z.string().transform((s, ctx) => {
-    const uri = resolveSystem(s);
-    if (uri === undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `unknown system "${s}": use a URI or one of SNOMED, LOINC, RXNORM, ICD10CM, CVX`,
-      });
-      return z.NEVER;
-    }
-    return uri;
-  }),
+  system: systemSchema,
   code: z.string().min(1, 'code must not be empty'),
 });
 

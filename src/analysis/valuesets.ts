@@ -57,7 +57,8 @@ const CODE_FORMATS: Readonly<Record<CodeSystem, { re: RegExp; what: string }>> =
   [CODE_SYSTEMS.cvx]: { re: /^\d{1,3}$/, what: 'a CVX code (1-3 digits)' },
 };
 
-const systemSchema = z.string().transform((s, ctx) => {
+/** A code system: a URI or a known alias (SNOMED, LOINC, ...), resolved to its URI. */
+export const systemSchema = z.string().transform((s, ctx) => {
   const uri = resolveSystem(s);
   if (uri === undefined) {
     ctx.addIssue({
