@@ -125,3 +125,44 @@ describe('medlake report population', () => {
     expect(existsSync('docs/images/report-example.png')).toBe(true);
   });
 });
+
+describe('medlake analyze characterize with cohort definition files', () => {
+  it('compiles the definitions and shows the confounders imbalanced', async () => {
+    const chunks: string[] = [];
+    const write = vi.spyOn(process.stdout, 'write').mockImplementation((c: unknown) => {
+      chunks.push(String(c));
+      return true;
+    });
+    let code: number;
+    try {
+      code = await main([
+        'node',
+        'medlake',
+        'analyze',
+        'characterize',
+        '--lake',
+        lake,
+        '--cohort',
+        'examples/cohorts/new-users-amlodipine.json',
+        '--comparator',
+        'examples/cohorts/new-users-lisinopril.json',
+        '--format',
+        'json',
+      ]);
+    } finally {
+      write.mockRestore();
+    }
+    expect(code).toBe(0);
+    const r = JSON.parse(chunks.join('')) as {
+      cohort: { label: string; n: number };
+      rows: { key: string; smd: number | null; imbalanced: boolean }[];
+    };
+    expect(r.cohort.label).toBe('new-users-amlodipine');
+    const users = truth.realised.treatmentEffect.byStratum
+      .filter((s) => s.drug === 'amlodipine')
+      .reduce((a, s) => a + s.newUsers, 0);
+    expect(r.cohort.n).toBe(users);
+    const age = r.rows.find((x) => x.key === 'age');
+    expect(age?.imbalanced).toBe(true);
+  });
+});

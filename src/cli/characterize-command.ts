@@ -3,6 +3,11 @@
  * standalone HTML table. Thin: parse, call src/analysis/characterize.ts, render.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { compileCohort, parseCohortJson } from '../analysis/cohort.js';
+import type { CohortDefinition } from '../analysis/cohort.js';
+import { libraryValueSets } from '../analysis/valuesets.js';
+import type { Dialect } from '../sql/dialect.js';
 import { InvalidArgumentError, Option } from 'commander';
 import type { Command } from 'commander';
 import { characterize, formatCell } from '../analysis/characterize.js';
@@ -26,15 +31,31 @@ function dateArg(v: string): string {
   return v;
 }
 
-/** A cohort file: a CohortInput as JSON ({ label, kind: 'valueset' | 'sql' | 'all', ... }). */
-function readCohort(file: string): CohortInput {
+/** A cohort definition (docs/cohorts.md) to compile once the engine's dialect is known. */
+interface CohortFile {
+  readonly label: string;
+  readonly definition: CohortDefinition;
+}
+
+/**
+ * A cohort file: a cohort definition (docs/cohorts.md: `medlake cohort build` takes the
+ * same), or a CohortInput as JSON ({ label, kind: 'valueset' | 'sql' | 'all', ... }).
+ */
+function readCohort(file: string): CohortInput | CohortFile {
+  let text: string;
   let value: unknown;
   try {
-    value = JSON.parse(readFileSync(file, 'utf8'));
+    text = readFileSync(file, 'utf8');
+    value = JSON.parse(text);
   } catch (err) {
     throw new InvalidArgumentError(`cannot read cohort ${file}: ${(err as Error).message}`);
   }
   const v = value as Record<string, unknown>;
+  if (typeof v === 'object' && v !== null && 'entry' in v)
+    return {
+      label: basename(file).replace(/\.json$/, ''),
+      definition: parseCohortJson(text, file),
+    };
   const ok =
     typeof v === 'object' &&
     v !== null &&
@@ -44,9 +65,20 @@ function readCohort(file: string): CohortInput {
       (v['kind'] === 'all' && typeof v['indexDate'] === 'string'));
   if (!ok)
     throw new InvalidArgumentError(
-      `${file}: expected {"label", "kind": "valueset", "valueset"} | {"label", "kind": "sql", "sql"} | {"label", "kind": "all", "indexDate"}`,
+      `${file}: expected a cohort definition (with "entry") or {"label", "kind": "valueset", "valueset"} | {"label", "kind": "sql", "sql"} | {"label", "kind": "all", "indexDate"}`,
     );
   return value as CohortInput;
+}
+
+/** A cohort definition as a CohortInput: its compiled SQL, index = cohort start. */
+function asInput(c: CohortInput | CohortFile, dialect: Dialect): CohortInput {
+  if (!('definition' in c)) return c;
+  const compiled = compileCohort(c.definition, { dialect, valueSets: libraryValueSets() });
+  return {
+    label: c.label,
+    kind: 'sql',
+    sql: `SELECT person_id, cohort_start AS index_date FROM (${compiled.cohortSql}) AS c`,
+  };
 }
 
 const csvCell = (v: unknown): string => {
@@ -175,7 +207,10 @@ export function registerCharacterizeCommand(program: Command): void {
     .option('--lake <dir>', 'lake directory (default: $MEDLAKE_LAKE or ./medlake-data)')
     .addOption(new Option('--engine <name>', 'engine to run on').choices(ENGINE_NAMES))
     .option('--spark <url>', 'Spark Connect URL for --engine spark')
-    .option('--cohort <file>', 'cohort definition (JSON: {label, kind: valueset|sql|all, ...})')
+    .option(
+      '--cohort <file>',
+      'cohort definition (docs/cohorts.md), or JSON {label, kind: valueset|sql|all, ...}',
+    )
     .option('--cohort-valueset <name>', 'cohort = first record of this value set')
     .option('--comparator <file>', 'comparator definition (JSON, as --cohort)')
     .option('--comparator-valueset <name>', 'comparator = first record of this value set')
@@ -191,7 +226,10 @@ export function registerCharacterizeCommand(program: Command): void {
     .addOption(new Option('--format <format>', 'output format').choices(FORMATS).default('json'))
     .option('--out <file>', 'write to a file instead of stdout')
     .action(async (opts: Opts, cmd: Command) => {
-      const pick = (file: string | undefined, vs: string | undefined): CohortInput | undefined => {
+      const pick = (
+        file: string | undefined,
+        vs: string | undefined,
+      ): CohortInput | CohortFile | undefined => {
         if (file !== undefined && vs !== undefined)
           cmd.error('error: give a cohort file or a value set, not both', {
             exitCode: ExitCode.Usage,
@@ -226,8 +264,8 @@ export function registerCharacterizeCommand(program: Command): void {
       let result: CharacterizeResult;
       try {
         result = await characterize(ctx, {
-          cohort,
-          ...(comparator === undefined ? {} : { comparator }),
+          cohort: asInput(cohort, ctx.dialect),
+          ...(comparator === undefined ? {} : { comparator: asInput(comparator, ctx.dialect) }),
           ...(opts.conditions === undefined ? {} : { conditions: opts.conditions }),
           ...(opts.drugs === undefined ? {} : { drugs: opts.drugs }),
           lookbackDays: opts.lookback,
