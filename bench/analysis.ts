@@ -16,7 +16,6 @@
  *
  * Usage: npm run bench:analysis [-- --sizes 10000,30000,100000,300000 --runs 3 --no-doc]
  */
-import { spawn } from 'node:child_process';
 import {
   existsSync,
   mkdirSync,
@@ -31,7 +30,6 @@ import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { format, resolveConfig } from 'prettier';
 import { AnalysisContext } from '../src/analysis/context.js';
 import { incidence, prevalence } from '../src/analysis/incidence.js';
 import { analyzeSeasonality, num } from '../src/analysis/seasonality.js';
@@ -41,6 +39,7 @@ import { resolveSynthArguments } from '../src/synth/index.js';
 import { SYNTH_VERSION } from '../src/synth/truth.js';
 import type { Truth } from '../src/synth/truth.js';
 import { synthesizeIntoLake } from '../src/synth/write-lake.js';
+import { median, runChildJson, updateGeneratedSection } from './common.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const OUT = join(ROOT, 'bench', 'out');
@@ -236,33 +235,12 @@ function log(s: string): void {
 }
 
 function runChild(task: Task, lake: string): Promise<RunResult> {
-  return new Promise((res, rej) => {
-    const child = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        fileURLToPath(import.meta.url),
-        '--child',
-        JSON.stringify({ task, lake }),
-      ],
-      { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    let out = '';
-    child.stdout.on('data', (b: Buffer) => (out += b.toString('utf8')));
-    child.on('error', rej);
-    child.on('exit', (code) =>
-      code === 0
-        ? res(JSON.parse(out.trim().split('\n').at(-1)!) as RunResult)
-        : rej(new Error(`analysis child (${task}, ${lake}) exited with ${code}`)),
-    );
-  });
-}
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+  return runChildJson<RunResult>(
+    fileURLToPath(import.meta.url),
+    { task, lake },
+    ROOT,
+    `analysis child (${task}, ${lake})`,
+  );
 }
 
 /** The lake of `patients` if it exists with matching truth.json and sidecar, else undefined. */
@@ -522,17 +500,8 @@ function render(machine: string): string {
   return lines.join('\n');
 }
 
-async function updateDoc(section: string): Promise<void> {
-  const doc = readFileSync(DOC, 'utf8');
-  const a = doc.indexOf(ANALYSIS_DOC_BEGIN);
-  const b = doc.indexOf(ANALYSIS_DOC_END);
-  const next =
-    a >= 0 && b > a
-      ? doc.slice(0, a) + section + doc.slice(b + ANALYSIS_DOC_END.length)
-      : `${doc.trimEnd()}\n\n${HEADING}\n\n${section}\n`;
-  // Formatted with the repository's Prettier settings, so `npm run lint` stays clean.
-  const config = (await resolveConfig(DOC)) ?? {};
-  writeFileSync(DOC, await format(next, { ...config, filepath: DOC }));
+function updateDoc(section: string): Promise<void> {
+  return updateGeneratedSection(DOC, ANALYSIS_DOC_BEGIN, ANALYSIS_DOC_END, HEADING, section);
 }
 
 const cpu = /^model name\s*:\s*(.+)$/m.exec(

@@ -45,6 +45,7 @@ import type {
   ViewResult,
   ViewTiming,
 } from './results.js';
+import { median } from './common.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const OUT = join(ROOT, 'bench', 'out');
@@ -158,12 +159,6 @@ const started = Date.now();
 function log(msg: string): void {
   const s = ((Date.now() - started) / 1000).toFixed(1).padStart(7);
   process.stderr.write(`[bench ${s}s] ${msg}\n`);
-}
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 function dirBytes(dir: string): number {

@@ -18,7 +18,6 @@ import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { format, resolveConfig } from 'prettier';
 import {
   LakeSession,
   compileView,
@@ -32,6 +31,7 @@ import { loadIntoLakeOnSpark } from '../src/lake/spark-load.js';
 import { generateBenchData } from './generate-data.js';
 import { BENCH_VIEWS } from './hand-written.js';
 import { sizeLabel } from './report.js';
+import { median, updateGeneratedSection } from './common.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const OUT = join(ROOT, 'bench', 'out');
@@ -90,11 +90,6 @@ async function dataFor(size: number): Promise<{ dir: string; resources: number; 
   );
   return { dir, resources: Object.values(r.counts).reduce((a, b) => a + b, 0), bytes: r.bytes };
 }
-
-const median = (xs: readonly number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-};
 
 async function timeViews(
   open: () => Promise<LakeSession>,
@@ -198,17 +193,14 @@ function render(results: readonly Timing[], machine: string): string {
   return lines.join('\n');
 }
 
-async function updateDoc(section: string): Promise<void> {
-  const doc = readFileSync(DOC, 'utf8');
-  const a = doc.indexOf(SPARK_DOC_BEGIN);
-  const b = doc.indexOf(SPARK_DOC_END);
-  const next =
-    a >= 0 && b > a
-      ? doc.slice(0, a) + section + doc.slice(b + SPARK_DOC_END.length)
-      : `${doc.trimEnd()}\n\n## Spark: 1 and 2 workers, and DuckDB\n\n${section}\n`;
-  // Formatted with the repository's Prettier settings, so `npm run lint` stays clean.
-  const config = (await resolveConfig(DOC)) ?? {};
-  writeFileSync(DOC, await format(next, { ...config, filepath: DOC }));
+function updateDoc(section: string): Promise<void> {
+  return updateGeneratedSection(
+    DOC,
+    SPARK_DOC_BEGIN,
+    SPARK_DOC_END,
+    '## Spark: 1 and 2 workers, and DuckDB',
+    section,
+  );
 }
 
 const results: Timing[] = [];

@@ -10,14 +10,13 @@
  *
  * Usage: npm run bench:synth [-- --sizes 10000,100000 --runs 3 --modes out,lake --no-doc]
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { format, resolveConfig } from 'prettier';
 import { synthesize } from '../src/synth/index.js';
+import { median, runChildJson, updateGeneratedSection } from './common.js';
 import { synthesizeIntoLake } from '../src/synth/write-lake.js';
 import { claimsPart } from '../src/synth/claims.js';
 import { SYNTH_PARTS } from '../src/synth/registry.js';
@@ -97,33 +96,12 @@ function log(s: string): void {
 }
 
 function runChild(mode: Mode, patients: number, dir: string): Promise<RunResult> {
-  return new Promise((res, rej) => {
-    const child = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        fileURLToPath(import.meta.url),
-        '--child',
-        JSON.stringify({ mode, patients, dir }),
-      ],
-      { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    let out = '';
-    child.stdout.on('data', (b: Buffer) => (out += b.toString('utf8')));
-    child.on('error', rej);
-    child.on('exit', (code) =>
-      code === 0
-        ? res(JSON.parse(out.trim().split('\n').at(-1)!) as RunResult)
-        : rej(new Error(`synth child (${mode}, ${patients}) exited with ${code}`)),
-    );
-  });
-}
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+  return runChildJson<RunResult>(
+    fileURLToPath(import.meta.url),
+    { mode, patients, dir },
+    ROOT,
+    `synth child (${mode}, ${patients})`,
+  );
 }
 
 interface Row {
@@ -206,17 +184,14 @@ function render(machine: string): string {
   return lines.join('\n');
 }
 
-async function updateDoc(section: string): Promise<void> {
-  const doc = readFileSync(DOC, 'utf8');
-  const a = doc.indexOf(SYNTH_DOC_BEGIN);
-  const b = doc.indexOf(SYNTH_DOC_END);
-  const next =
-    a >= 0 && b > a
-      ? doc.slice(0, a) + section + doc.slice(b + SYNTH_DOC_END.length)
-      : `${doc.trimEnd()}\n\n## Synthetic population generator (\`medlake synth\`)\n\n${section}\n`;
-  // Formatted with the repository's Prettier settings, so `npm run lint` stays clean.
-  const config = (await resolveConfig(DOC)) ?? {};
-  writeFileSync(DOC, await format(next, { ...config, filepath: DOC }));
+function updateDoc(section: string): Promise<void> {
+  return updateGeneratedSection(
+    DOC,
+    SYNTH_DOC_BEGIN,
+    SYNTH_DOC_END,
+    '## Synthetic population generator (`medlake synth`)',
+    section,
+  );
 }
 
 const cpu = /^model name\s*:\s*(.+)$/m.exec(

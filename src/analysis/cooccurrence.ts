@@ -9,6 +9,7 @@ import type { Dialect } from '../sql/dialect.js';
 import { DialectFunction } from '../sql/dialect.js';
 import type { AnalysisContext } from './context.js';
 import { conditionCasesSql, num, sqlDatePart, text } from './seasonality.js';
+import { sqlCivilDays } from './sql-days.js';
 import { associationRule, oddsRatio } from './stats.js';
 import { DEFAULT_MIN_CELL, suppressSmallCells } from './suppress.js';
 import type { Suppressed } from './suppress.js';
@@ -86,14 +87,11 @@ export interface CooccurrenceResult {
  * that the same SQL runs on every engine (days-from-civil, proleptic Gregorian calendar).
  */
 export function sqlDayNumber(dialect: Dialect, day: string): string {
-  const floor = (x: string): string => dialect.sqlFunction(DialectFunction.Floor, [x]);
-  const y = sqlDatePart(dialect, day, 1, 4);
-  const m = sqlDatePart(dialect, day, 6, 2);
-  const dd = sqlDatePart(dialect, day, 9, 2);
-  const yy = `(${y} - CASE WHEN ${m} <= 2 THEN 1 ELSE 0 END)`;
-  const mp = `(${m} + CASE WHEN ${m} > 2 THEN -3 ELSE 9 END)`;
-  const doy = `(${floor(`(153 * ${mp} + 2) / 5.0`)} + ${dd} - 1)`;
-  return `(365 * ${yy} + ${floor(`${yy} / 4.0`)} - ${floor(`${yy} / 100.0`)} + ${floor(`${yy} / 400.0`)} + ${doy} - 719468)`;
+  return sqlCivilDays(
+    sqlDatePart(dialect, day, 1, 4),
+    sqlDatePart(dialect, day, 6, 2),
+    sqlDatePart(dialect, day, 9, 2),
+  );
 }
 
 /** Pairwise co-occurrence of the given conditions. */

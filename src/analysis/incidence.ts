@@ -16,6 +16,7 @@ import {
   US_2000_STANDARD,
   WHO_WORLD_2000_2025,
 } from './standard-populations.js';
+import { sqlCivilDays } from './sql-days.js';
 import { DEFAULT_MIN_CELL, suppressSmallCells } from './suppress.js';
 import type { Suppressed } from './suppress.js';
 import { valueSetPredicate } from './valuesets.js';
@@ -146,17 +147,7 @@ export const DAYS_PER_YEAR = 365.25;
 const FAR = 100_000_000;
 
 // ---------------------------------------------------------------------------------------
-// Day numbers in SQL: whole days since 1970-01-01 from ISO text by integer arithmetic
-// (H. Hinnant's days_from_civil), so no engine-specific date functions are needed.
-
-function civilDays(y: string, m: string, d: string): string {
-  const yy = `(CASE WHEN ${m} <= 2 THEN ${y} - 1 ELSE ${y} END)`;
-  const era = `FLOOR(${yy} / 400)`;
-  const yoe = `(${yy} - ${era} * 400)`;
-  const doy = `(FLOOR((153 * (CASE WHEN ${m} > 2 THEN ${m} - 3 ELSE ${m} + 9 END) + 2) / 5) + ${d} - 1)`;
-  const doe = `(${yoe} * 365 + FLOOR(${yoe} / 4) - FLOOR(${yoe} / 100) + ${doy})`;
-  return `(${era} * 146097 + ${doe} - 719468)`;
-}
+// Day numbers in SQL from ISO text (sql-days.ts), so no engine-specific date functions.
 
 /**
  * y, m, d integer columns of an ISO date/dateTime text (a partial date takes its first
@@ -173,7 +164,7 @@ function ymdColumns(dialect: Dialect, text: string, prefix: string): string {
 }
 
 function dayOf(prefix: string): string {
-  return `CASE WHEN ${prefix}_y IS NULL THEN NULL ELSE ${civilDays(`${prefix}_y`, `${prefix}_m`, '1')} + ${prefix}_d - 1 END`;
+  return `CASE WHEN ${prefix}_y IS NULL THEN NULL ELSE ${sqlCivilDays(`${prefix}_y`, `${prefix}_m`, '1')} + ${prefix}_d - 1 END`;
 }
 
 /** Day number of an ISO date (TypeScript side). */
@@ -301,8 +292,8 @@ function dimColumn(d: IncidenceDimension): string | null {
 
 /** Person-band table: [band_start, band_end) per person (5-year birthdays; 29 Feb → 1 Mar). */
 const PERSON_BANDS =
-  `pband AS (SELECT p.pid, bt.band, ${civilDays('p.b_y + bt.lo', 'p.b_m', '1')} + p.b_d - 1 AS band_start, ` +
-  `CASE WHEN bt.open_band = 1 THEN ${FAR} ELSE ${civilDays('p.b_y + bt.lo + 5', 'p.b_m', '1')} + p.b_d - 1 END AS band_end FROM persons p CROSS JOIN bands bt)`;
+  `pband AS (SELECT p.pid, bt.band, ${sqlCivilDays('p.b_y + bt.lo', 'p.b_m', '1')} + p.b_d - 1 AS band_start, ` +
+  `CASE WHEN bt.open_band = 1 THEN ${FAR} ELSE ${sqlCivilDays('p.b_y + bt.lo + 5', 'p.b_m', '1')} + p.b_d - 1 END AS band_end FROM persons p CROSS JOIN bands bt)`;
 
 /** The SQL of the incidence grid: cases and person-days by the stratum columns. */
 export function incidenceSql(

@@ -155,6 +155,27 @@ async function withContext<T>(
   }
 }
 
+/**
+ * Runs one analysis and writes its result (CSV: `table` of it); a RangeError (a bad
+ * argument the analysis found) is a usage error.
+ */
+async function runAndEmit<T>(
+  cmd: Command,
+  opts: CommonFlags,
+  views: readonly string[],
+  run: (ctx: AnalysisContext) => Promise<T>,
+  table: (result: T) => readonly Record<string, unknown>[],
+): Promise<void> {
+  let result: T;
+  try {
+    result = await withContext(opts, views, run);
+  } catch (err) {
+    if (err instanceof RangeError) cmd.error(`error: ${err.message}`, { exitCode: ExitCode.Usage });
+    throw err;
+  }
+  await emit(opts, result, table(result));
+}
+
 /** Adds `analyze seasonality|geography|cooccurrence` (creating `analyze` if needed). */
 export function registerPatternsCommands(program: Command): void {
   const analyze =
@@ -176,8 +197,11 @@ export function registerPatternsCommands(program: Command): void {
         cmd: Command,
       ) => {
         const sets = resolveSets(cmd, opts, []);
-        try {
-          const r = await withContext(opts, ['patient', 'condition', 'encounter'], (ctx) =>
+        await runAndEmit(
+          cmd,
+          opts,
+          ['patient', 'condition', 'encounter'],
+          (ctx) =>
             analyzeSeasonality(ctx, {
               valueSet: sets,
               firstPerPatient: opts.firstOnly === true,
@@ -186,13 +210,8 @@ export function registerPatternsCommands(program: Command): void {
               ...(opts.from === undefined ? {} : { from: opts.from }),
               ...(opts.to === undefined ? {} : { to: opts.to }),
             }),
-          );
-          await emit(opts, r, r.monthly);
-        } catch (err) {
-          if (err instanceof RangeError)
-            cmd.error(`error: ${err.message}`, { exitCode: ExitCode.Usage });
-          throw err;
-        }
+          (r) => r.monthly,
+        );
       },
     );
 
@@ -220,8 +239,11 @@ export function registerPatternsCommands(program: Command): void {
         cmd: Command,
       ) => {
         const sets = resolveSets(cmd, opts, []);
-        try {
-          const r = await withContext(opts, ['patient', 'condition'], (ctx) =>
+        await runAndEmit(
+          cmd,
+          opts,
+          ['patient', 'condition'],
+          (ctx) =>
             analyzeGeography(ctx, {
               valueSet: sets,
               by: opts.byRegion,
@@ -230,13 +252,8 @@ export function registerPatternsCommands(program: Command): void {
               ...(opts.from === undefined ? {} : { from: opts.from }),
               ...(opts.to === undefined ? {} : { to: opts.to }),
             }),
-          );
-          await emit(opts, r, r.regions);
-        } catch (err) {
-          if (err instanceof RangeError)
-            cmd.error(`error: ${err.message}`, { exitCode: ExitCode.Usage });
-          throw err;
-        }
+          (r) => r.regions,
+        );
       },
     );
 
@@ -272,8 +289,11 @@ export function registerPatternsCommands(program: Command): void {
         cmd: Command,
       ) => {
         const sets = resolveSets(cmd, opts, DEFAULT_COOCCURRENCE_CONDITIONS);
-        try {
-          const r = await withContext(opts, ['patient', 'condition'], (ctx) =>
+        await runAndEmit(
+          cmd,
+          opts,
+          ['patient', 'condition'],
+          (ctx) =>
             analyzeCooccurrence(ctx, {
               valueSets: sets,
               rankBy: opts.rankBy,
@@ -282,13 +302,8 @@ export function registerPatternsCommands(program: Command): void {
               ...(opts.window === undefined ? {} : { windowDays: opts.window }),
               ...(opts.minSupport === undefined ? {} : { minSupportCount: opts.minSupport }),
             }),
-          );
-          await emit(opts, r, r.top);
-        } catch (err) {
-          if (err instanceof RangeError)
-            cmd.error(`error: ${err.message}`, { exitCode: ExitCode.Usage });
-          throw err;
-        }
+          (r) => r.top,
+        );
       },
     );
 }
