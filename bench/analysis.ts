@@ -263,7 +263,17 @@ function existingLake(dir: string, patients: number): LakeInfo | undefined {
   }
 }
 
-/** The bench lake of `patients`: reused when it matches, otherwise generated (not timed). */
+/** Lakes of this many patients or more are built as loads of SHARD_PATIENTS each. */
+const SHARDED_FROM = 1_000_000;
+const SHARD_PATIENTS = 100_000;
+
+/**
+ * The bench lake of `patients`: reused when it matches, otherwise generated (not timed).
+ * From SHARDED_FROM patients up it is built as loads of SHARD_PATIENTS patients with seeds
+ * SEED, SEED + 1, ... (one staging folder of 100k patients at a time instead of one of the
+ * whole population); each shard's truth is kept (truth-shard-<k>.json, so an interrupted
+ * build resumes) and truth.json is their sum (see sumTruths).
+ */
 async function ensureLake(patients: number): Promise<{ dir: string; info: LakeInfo }> {
   const dir = join(OUT, `analysis-lake-${patients}`);
   const found = existingLake(dir, patients);
@@ -272,21 +282,98 @@ async function ensureLake(patients: number): Promise<{ dir: string; info: LakeIn
     return { dir, info: found };
   }
   log(`generating ${patients.toLocaleString('en-US')} patients into ${dir} (not timed)`);
-  rmSync(dir, { recursive: true, force: true });
   mkdirSync(OUT, { recursive: true });
-  const t0 = process.hrtime.bigint();
-  const s = await synthesizeIntoLake(dir, { patients, seed: SEED, parts: [] });
+  const shards = patients >= SHARDED_FROM ? Math.ceil(patients / SHARD_PATIENTS) : 1;
+  const shardFile = (k: number): string => join(dir, `truth-shard-${k}.json`);
+  const progressFile = join(dir, '.bench-shards.json');
+  // Resume a sharded build only where every finished shard left its truth.
+  let done: { seconds: number; bytes: number; resources: number; shards: number } = {
+    seconds: 0,
+    bytes: 0,
+    resources: 0,
+    shards: 0,
+  };
+  if (shards > 1 && existsSync(progressFile)) {
+    done = JSON.parse(readFileSync(progressFile, 'utf8')) as typeof done;
+    log(`resuming after ${done.shards} of ${shards} shards`);
+  } else rmSync(dir, { recursive: true, force: true });
+  for (let k = done.shards; k < shards; k++) {
+    const n = shards === 1 ? patients : Math.min(SHARD_PATIENTS, patients - k * SHARD_PATIENTS);
+    const t0 = process.hrtime.bigint();
+    const s = await synthesizeIntoLake(dir, { patients: n, seed: SEED + k, parts: [] });
+    done = {
+      seconds: done.seconds + Number(process.hrtime.bigint() - t0) / 1e9,
+      bytes: done.bytes + s.synth.bytes,
+      resources: done.resources + Object.values(s.synth.resources).reduce((a, b) => a + b, 0),
+      shards: k + 1,
+    };
+    if (shards > 1) {
+      writeFileSync(shardFile(k), readFileSync(join(dir, 'truth.json')));
+      writeFileSync(progressFile, JSON.stringify(done) + '\n');
+      log(`shard ${k + 1}/${shards} done (${done.seconds.toFixed(0)} s so far)`);
+    }
+  }
+  if (shards > 1) {
+    const parts = Array.from(
+      { length: shards },
+      (_, k) => JSON.parse(readFileSync(shardFile(k), 'utf8')) as Truth,
+    );
+    const sum = sumTruths(parts, resolveSynthArguments({ patients, seed: SEED }));
+    writeFileSync(join(dir, 'truth.json'), JSON.stringify(sum, null, 2) + '\n');
+  }
   const info: LakeInfo = {
     patients,
     seed: SEED,
     parts: [],
-    seconds: Number(process.hrtime.bigint() - t0) / 1e9,
-    bytes: s.synth.bytes,
-    resources: Object.values(s.synth.resources).reduce((a, b) => a + b, 0),
+    seconds: done.seconds,
+    bytes: done.bytes,
+    resources: done.resources,
   };
   writeFileSync(join(dir, SIDECAR), JSON.stringify(info, null, 2) + '\n');
   log(`generated in ${info.seconds.toFixed(0)} s`);
   return { dir, info };
+}
+
+/**
+ * The truth of a population made of independent shards: the counts the checks use (new
+ * cases, incidence strata, prevalence at the end by age band) added up; `arguments` are
+ * those of the whole (so the lake is recognised on the next run). Rates in the shards'
+ * truths are not recomputed and are left out.
+ */
+function sumTruths(parts: readonly Truth[], args: Truth['arguments']): Truth {
+  const first = parts[0]!;
+  const conditions: Record<string, unknown> = {};
+  for (const name of Object.keys(first.realised.conditions)) {
+    const inc = new Map<string, { year: number; ageBand: string; sex: string; cases: number }>();
+    const prev = new Map<string, { ageBand: string; alive: number; withCondition: number }>();
+    let newCases = 0;
+    for (const t of parts) {
+      const c = t.realised.conditions[name]!;
+      newCases += c.newCases;
+      for (const s of c.incidence) {
+        const key = `${s.year}|${s.ageBand}|${s.sex}`;
+        const e = inc.get(key) ?? { year: s.year, ageBand: s.ageBand, sex: s.sex, cases: 0 };
+        e.cases += s.cases;
+        inc.set(key, e);
+      }
+      for (const s of c.prevalenceAtEnd ?? []) {
+        const e = prev.get(s.ageBand) ?? { ageBand: s.ageBand, alive: 0, withCondition: 0 };
+        e.alive += s.alive;
+        e.withCondition += s.withCondition;
+        prev.set(s.ageBand, e);
+      }
+    }
+    conditions[name] = {
+      newCases,
+      incidence: [...inc.values()],
+      ...(prev.size > 0 ? { prevalenceAtEnd: [...prev.values()] } : {}),
+    };
+  }
+  return {
+    ...first,
+    arguments: args,
+    realised: { ...first.realised, conditions },
+  } as unknown as Truth;
 }
 
 function dirBytes(dir: string): number {

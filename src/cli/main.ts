@@ -185,6 +185,11 @@ export async function main(argv: readonly string[]): Promise<number> {
         lines.push(`views: ${views.length}`);
         for (const [n, v] of views) lines.push(`  ${n}  ${v.rows} rows`);
       }
+      const tables = Object.entries(info.tables);
+      if (tables.length > 0) {
+        lines.push(`source tables: ${tables.length}`);
+        for (const [n, rows] of tables) lines.push(`  ${n}  ${rows} rows`);
+      }
       stdout.write(lines.join('\n') + '\n');
     });
 

@@ -28,6 +28,7 @@ import {
 } from './raw-json.js';
 import type { LosslessObject, LosslessValue } from './raw-json.js';
 import { FHIR_R4_RESOURCE_TYPES } from './resource-types.js';
+import { classifyConverted } from './sources.js';
 import { IngestSourceError, IngestSourceErrorCode, QuarantineCode } from './types.js';
 import type {
   IngestRecord,
@@ -205,7 +206,12 @@ async function expandManifest(manifestPath: string, manifest: BulkManifest): Pro
   return out;
 }
 
-async function walk(dir: string, acc: string[], visited: Set<string>): Promise<void> {
+async function walk(
+  dir: string,
+  acc: string[],
+  visited: Set<string>,
+  others: string[],
+): Promise<void> {
   let entries;
   try {
     const real = await realpath(dir);
@@ -231,14 +237,15 @@ async function walk(dir: string, acc: string[], visited: Set<string>): Promise<v
       isDir = st.isDirectory();
       isFile = st.isFile();
     }
-    if (isDir) await walk(full, acc, visited);
-    else if (isFile && sourceFormatOf(e.name) !== null) acc.push(full);
+    if (isDir) await walk(full, acc, visited, others);
+    else if (isFile) (sourceFormatOf(e.name) !== null ? acc : others).push(full);
   }
 }
 
 async function discoverFolder(dir: string): Promise<SourceFile[]> {
   const files: string[] = [];
-  await walk(dir, files, new Set());
+  const others: string[] = [];
+  await walk(dir, files, new Set(), others);
   const sizes = new Map<string, number>();
   for (const f of files) sizes.set(f, (await statOrThrow(f)).size);
 
@@ -267,6 +274,15 @@ async function discoverFolder(dir: string): Promise<SourceFile[]> {
     if (claimed.has(f) || inSubfolder) continue;
     out.push({ path: f, size: sizes.get(f) ?? 0, format: sourceFormatOf(f)! });
   }
+  // Files of other formats (HL7 v2, DICOM, SDTM, Synthea CSV) are recognised by their bytes;
+  // files no converter claims are skipped, as before.
+  const candidates: { path: string; size: number }[] = [];
+  for (const f of others) {
+    if (claimed.has(f) || exportDirs.some((d) => f.startsWith(d + path.sep))) continue;
+    candidates.push({ path: f, size: (await statOrThrow(f)).size });
+  }
+  const { sources } = await classifyConverted(candidates, dir);
+  out.push(...sources);
   return out.sort((a, b) => byPath(a.path, b.path));
 }
 
@@ -292,18 +308,24 @@ export async function discoverSources(paths: readonly string[]): Promise<SourceF
     } else if (st.isFile()) {
       const format = sourceFormatOf(abs);
       if (format === null) {
-        throw new IngestSourceError(
-          IngestSourceErrorCode.Unsupported,
-          abs,
-          `Source ${abs} is not a FHIR JSON file: expected a name ending in .ndjson, .jsonl, ` +
-            '.json (or those plus .gz). Rename the file if it holds FHIR JSON.',
-        );
+        const { sources } = await classifyConverted([{ path: abs, size: st.size }], abs);
+        if (sources.length === 0) {
+          throw new IngestSourceError(
+            IngestSourceErrorCode.Unsupported,
+            abs,
+            `Source ${abs} is neither FHIR JSON (a name ending in .ndjson, .jsonl, .json or ` +
+              'those plus .gz) nor a format medlake converts (HL7 v2, DICOM, CDISC SDTM XPT/CSV, ' +
+              'Synthea CSV), judged by its first bytes. Rename the file if it holds FHIR JSON.',
+          );
+        }
+        found = sources;
+      } else {
+        const manifest = format === 'json' ? await readManifest(abs, st.size) : null;
+        found =
+          manifest === null
+            ? [{ path: abs, size: st.size, format }]
+            : await expandManifest(abs, manifest);
       }
-      const manifest = format === 'json' ? await readManifest(abs, st.size) : null;
-      found =
-        manifest === null
-          ? [{ path: abs, size: st.size, format }]
-          : await expandManifest(abs, manifest);
     } else {
       throw unreadable(abs, new Error('not a regular file or folder'));
     }

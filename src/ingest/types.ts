@@ -1,4 +1,5 @@
 /** What the FHIR readers hand to the lake writer. */
+import type { ConvertedFormat } from './convert.js';
 
 /** Where a record came from: file, 1-based line, and for Bundles the entry index (0-based). */
 export interface SourcePosition {
@@ -34,6 +35,16 @@ export const QuarantineCode = {
   BadId: 'bad-id',
   /** An element name the lake cannot store as a column (empty, `@`-prefixed, control characters). */
   BadElement: 'bad-element',
+  /** A record of a converted format (HL7 v2, DICOM, SDTM, CSV) that breaks its format's syntax. */
+  Malformed: 'malformed',
+  /** A well-formed record medlake has no mapping for (e.g. an HL7 v2 message type it does not map). */
+  Unsupported: 'unsupported',
+  /** A record or file that ends before its format says it should (e.g. a cut DICOM header). */
+  Truncated: 'truncated',
+  /** A record without a value the mapping needs (e.g. no patient identifier). */
+  MissingValue: 'missing-value',
+  /** A value that cannot be read as its type (a date, a number, a code). */
+  InvalidValue: 'invalid-value',
 } as const;
 export type QuarantineCode = (typeof QuarantineCode)[keyof typeof QuarantineCode];
 
@@ -53,7 +64,12 @@ export type IngestRecord = ParsedResource | QuarantinedRecord;
 export interface SourceFile {
   readonly path: string;
   readonly size: number;
-  readonly format: 'ndjson' | 'ndjson.gz' | 'json' | 'json.gz';
+  readonly format: 'ndjson' | 'ndjson.gz' | 'json' | 'json.gz' | ConvertedFormat;
+  /**
+   * For a converted format read as a group (see FormatConverter): the files of the group,
+   * sorted; `path` is then their folder (or the one file) and `size` their total.
+   */
+  readonly members?: readonly string[];
 }
 
 /** sha256 and byte count of a source file as stored on disk (compressed bytes for .gz). */

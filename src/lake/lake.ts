@@ -46,6 +46,8 @@ export interface LakeInfo {
   readonly quarantined: number;
   readonly loads: Manifest['loads'];
   readonly views: Record<string, { rows: number; path: string; materializedAt: string }>;
+  /** Source tables (e.g. SDTM domains) → rows, queryable by these names. */
+  readonly tables: Record<string, number>;
   readonly bytes: number;
 }
 
@@ -123,6 +125,16 @@ export class Lake {
         );
       }
     }
+    // Source tables (e.g. sdtm_ae) sit beside the materialised views, by their own names.
+    for (const [name, t] of Object.entries(this.current.tables)) {
+      if (t.files.length === 0) continue;
+      statements.push(
+        d.sqlCreateView(
+          d.sqlViewTable(name),
+          `SELECT * FROM ${d.sqlParquetScan(t.files.map((f) => this.resolve(f.path)))}`,
+        ),
+      );
+    }
     for (const [name, v] of Object.entries(this.current.views)) {
       statements.push(
         d.sqlCreateView(
@@ -142,6 +154,7 @@ export class Lake {
       if (e.rows > 0) resources[t] = e.rows;
       for (const f of e.files) bytes += f.bytes;
     }
+    for (const t of Object.values(m.tables)) for (const f of t.files) bytes += f.bytes;
     const views: LakeInfo['views'] = {};
     for (const [n, v] of Object.entries(m.views))
       views[n] = { rows: v.rows, path: v.path, materializedAt: v.materializedAt };
@@ -154,6 +167,11 @@ export class Lake {
       quarantined: m.loads.reduce((a, l) => a + l.quarantined, 0),
       loads: m.loads,
       views,
+      tables: Object.fromEntries(
+        Object.entries(m.tables)
+          .sort(([a], [b]) => a.localeCompare(b))
+          .map(([n, t]) => [n, t.rows]),
+      ),
       bytes,
     };
   }
@@ -224,6 +242,7 @@ function referencedFiles(m: Manifest): Set<string> {
   const out = new Set<string>();
   for (const e of Object.values(m.types)) for (const f of e.files) out.add(f.path);
   for (const v of Object.values(m.views)) out.add(v.path);
+  for (const t of Object.values(m.tables)) for (const f of t.files) out.add(f.path);
   for (const l of m.loads) if (l.quarantineFile !== null) out.add(l.quarantineFile);
   return out;
 }

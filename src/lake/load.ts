@@ -33,6 +33,7 @@ import {
 } from './stage.js';
 import type { LoadCounts, LoadRecord, Manifest, TypeEntry } from './manifest.js';
 import { stageRecords, type ResourceProducer } from './stage-records.js';
+import { partitionKey, type StagedTable } from './stage-tables.js';
 
 export interface LoadProgress {
   readonly bytesRead: number;
@@ -210,6 +211,14 @@ async function runLoad(
       counts[type] = merged.counts;
     }
 
+    const tables = await mergeTables(
+      engine,
+      lake,
+      staged.flatMap((r) => r.tables),
+      base.tables,
+      loadId,
+    );
+
     let quarantineFile: string | null = null;
     if (quarantined > 0) {
       const rel = `quarantine/load-${String(loadId).padStart(6, '0')}.ndjson`;
@@ -226,6 +235,7 @@ async function runLoad(
       started,
       readMs,
       types,
+      tables,
       counts,
       digests,
       // A producer counts as one source, of the bytes of JSON it produced.
@@ -396,6 +406,58 @@ async function firstLoad(
   };
 }
 
+/**
+ * Writes the staged source tables to Parquet (data/tables/<table>/), one file per table and
+ * partition; a partition this load brings replaces that partition's earlier files.
+ */
+async function mergeTables(
+  engine: DuckDBEngine,
+  lake: Lake,
+  staged: readonly StagedTable[],
+  existing: Manifest['tables'],
+  loadId: number,
+): Promise<Manifest['tables']> {
+  const q = (s: string): string => engine.dialect.quoteString(s);
+  const groups = new Map<string, StagedTable[]>();
+  for (const t of staged) {
+    const key = `${t.table}\x1f${t.partition}`;
+    groups.set(key, [...(groups.get(key) ?? []), t]);
+  }
+  const out: Manifest['tables'] = { ...existing };
+  for (const parts of groups.values()) {
+    const { table, partition } = parts[0]!;
+    const cols = new Map<string, string>();
+    for (const p of parts)
+      for (const [n, t] of p.columns) if (cols.get(n) !== 'VARCHAR') cols.set(n, t);
+    const spec = [...cols].map(([n, t]) => `${q(n)}: ${q(t)}`).join(', ');
+    const dir = lake.resolve(path.join('data', 'tables', table));
+    mkdirSync(dir, { recursive: true });
+    const file = path.join(
+      dir,
+      `${partitionKey(partition)}-${String(loadId).padStart(6, '0')}.parquet`,
+    );
+    const files = parts.flatMap((p) => p.files).map(q);
+    const rows = await engine.copyToParquet(
+      `SELECT * FROM read_json([${files.join(', ')}], format = 'newline_delimited', columns = {${spec}})`,
+      file,
+    );
+    const prev = out[table];
+    const kept = (prev?.files ?? []).filter((f) => f.partition !== partition);
+    const allFiles = [
+      ...kept,
+      { path: lake.relative(file), rows, bytes: fileSize(file), partition },
+    ];
+    const columns = new Map((prev?.columns ?? []).map((c) => [c.name, c.type]));
+    for (const [n, t] of cols) if (columns.get(n) !== 'VARCHAR') columns.set(n, t);
+    out[table] = {
+      files: allFiles,
+      rows: allFiles.reduce((a, f) => a + f.rows, 0),
+      columns: [...columns].map(([name, type]) => ({ name, type })),
+    };
+  }
+  return out;
+}
+
 function uniqueDataFile(lake: Lake, type: string, loadId: number, kind: string): string {
   const dir = lake.resolve(path.join('data', type));
   mkdirSync(dir, { recursive: true });
@@ -405,7 +467,6 @@ function uniqueDataFile(lake: Lake, type: string, loadId: number, kind: string):
   }
 }
 
-/** Parallel reading pays off only with several files and enough bytes to share. */
 /** Parallel reading pays off only with enough bytes to share. */
 function workerCount(sources: readonly SourceFile[], requested: number | undefined): number {
   if (requested !== undefined) return Math.max(1, requested);
@@ -541,6 +602,8 @@ export interface FinishedLoad {
   readonly started: number;
   readonly readMs: number;
   readonly types: Manifest['types'];
+  /** Source tables after the load (default: the base's, unchanged). */
+  readonly tables?: Manifest['tables'];
   readonly counts: Record<string, LoadCounts>;
   readonly digests: LoadRecord['sources'];
   readonly sourceCount: number;
@@ -559,6 +622,7 @@ export function commitLoad(f: FinishedLoad): LoadSummary {
     commit: f.loadId,
     updatedAt: committedAt,
     types: f.types,
+    tables: f.tables ?? f.base.tables,
     loads: [
       ...f.base.loads,
       {

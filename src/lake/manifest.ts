@@ -60,6 +60,13 @@ const viewSchema = z.object({
   commit: z.number(),
 });
 
+/** A source table (e.g. an SDTM domain): Parquet files, each holding one partition. */
+const tableSchema = z.object({
+  files: z.array(fileSchema.extend({ partition: z.string() })),
+  rows: z.number(),
+  columns: z.array(z.object({ name: z.string(), type: z.string() })),
+});
+
 export const manifestSchema = z.object({
   format: z.literal('medlake-lake'),
   version: z.literal(1),
@@ -68,6 +75,8 @@ export const manifestSchema = z.object({
   types: z.record(z.string(), typeSchema),
   loads: z.array(loadSchema),
   views: z.record(z.string(), viewSchema),
+  /** Source tables kept as read (absent in lakes written before they existed). */
+  tables: z.record(z.string(), tableSchema).default({}),
 });
 
 export type Manifest = z.infer<typeof manifestSchema>;
@@ -75,6 +84,7 @@ export type LoadRecord = z.infer<typeof loadSchema>;
 export type LoadCounts = z.infer<typeof countsSchema>;
 export type TypeEntry = z.infer<typeof typeSchema>;
 export type ViewEntry = z.infer<typeof viewSchema>;
+export type TableEntry = z.infer<typeof tableSchema>;
 
 export const MANIFEST_FILE = 'manifest.json';
 
@@ -87,6 +97,7 @@ export function emptyManifest(): Manifest {
     types: {},
     loads: [],
     views: {},
+    tables: {},
   };
 }
 

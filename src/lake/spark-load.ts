@@ -33,6 +33,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DuckDBEngine } from '../engine/duckdb-engine.js';
 import type { Engine } from '../engine/engine.js';
+import { isConvertedFormat } from '../ingest/sources.js';
 import {
   discoverSources,
   quarantine,
@@ -133,6 +134,13 @@ function checkSources(sources: readonly SourceFile[]): void {
         'SOURCE_UNSUPPORTED',
         s.path,
         `${s.path} is a JSON document (a resource, a Bundle or an array), which the Spark ingest does not read: it reads NDJSON (.ndjson, .jsonl, their .gz forms, and Bulk Data manifests naming them). Load it with the embedded engine: medlake ingest ${s.path} --engine duckdb`,
+      );
+    }
+    if (isConvertedFormat(s.format)) {
+      throw new IngestSourceError(
+        'SOURCE_UNSUPPORTED',
+        s.path,
+        `${s.path} is ${s.format} data, which is converted to FHIR by the embedded ingest only. Load it with --engine duckdb (the lake is then read by Spark like any other), or convert it first.`,
       );
     }
     if (/^[_.]/.test(path.basename(s.path))) {

@@ -5,13 +5,17 @@
  * no NDJSON is written or parsed in between.
  */
 import { isFhirId } from '../ingest/fhir-json-reader.js';
-import type { ParsedResource } from '../ingest/types.js';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import path from 'node:path';
+import type { ParsedResource, QuarantinedRecord } from '../ingest/types.js';
 import { StagingWriter, isStorableElementName } from './layout.js';
-import type { StageJob, StageProgress, StageResult } from './stage.js';
+import { quarantineLine, type StageJob, type StageProgress, type StageResult } from './stage.js';
 
 /** Takes one resource; when it returns a promise, await it before the next `add`. */
 export interface ResourceSink {
   add(resource: ParsedResource): Promise<void> | undefined;
+  /** Records a record that cannot be loaded in the load's quarantine file, with its reason. */
+  quarantine(record: QuarantinedRecord): Promise<void>;
 }
 
 /**
@@ -35,7 +39,21 @@ export async function stageRecords(
   const writers = new Map<string, StagingWriter>();
   let seq = 0;
   let pending = 0;
+  const quarantinePath = path.join(job.dir, `quarantine-w${job.workerId}.ndjson`);
+  let quarantineOut: WriteStream | undefined;
+  let quarantined = 0;
   const sink: ResourceSink = {
+    async quarantine(rec) {
+      if (quarantineOut === undefined) {
+        quarantineOut = createWriteStream(quarantinePath);
+        quarantineOut.on('error', () => undefined); // reported by the write below
+      }
+      const out = quarantineOut;
+      if (out.errored !== null) throw out.errored;
+      if (!out.write(quarantineLine(rec) + '\n'))
+        await new Promise<void>((res) => out.once('drain', () => res()));
+      quarantined++;
+    },
     add(rec) {
       if (!isFhirId(rec.id))
         throw new Error(`${rec.resourceType}: bad id ${JSON.stringify(rec.id)}`);
@@ -61,12 +79,19 @@ export async function stageRecords(
     await w.close();
     types[type] = { files: [...w.files], columns: [...w.elementColumns], rows: w.rows };
   }
-  onProgress?.({ bytes: digest.bytes, resources: pending, quarantined: 0 });
+  if (quarantineOut !== undefined) {
+    const out = quarantineOut;
+    await new Promise<void>((res, rej) =>
+      out.end((err?: Error | null) => (err ? rej(err) : res())),
+    );
+  }
+  onProgress?.({ bytes: digest.bytes, resources: pending, quarantined });
   return {
     types,
-    quarantined: 0,
-    quarantineFile: null,
+    quarantined,
+    quarantineFile: quarantined > 0 ? quarantinePath : null,
     derivedIds: 0,
     digests: [{ fileIndex: 0, ...digest }],
+    tables: [],
   };
 }

@@ -6,6 +6,8 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import path from 'node:path';
 import { readSource } from '../ingest/fhir-json-reader.js';
+import { convertedTableRows, isConvertedFormat, readConvertedSource } from '../ingest/sources.js';
+import { TableStager, type StagedTable } from './stage-tables.js';
 import { QuarantineCode, type QuarantinedRecord, type SourceFile } from '../ingest/types.js';
 import { StagingWriter, isStorableElementName } from './layout.js';
 
@@ -36,6 +38,8 @@ export interface StageResult {
   readonly quarantineFile: string | null;
   readonly derivedIds: number;
   readonly digests: { fileIndex: number; path: string; sha256: string; bytes: number }[];
+  /** Source tables (see stage-tables.ts). */
+  readonly tables: StagedTable[];
 }
 
 export interface StageProgress {
@@ -76,15 +80,19 @@ export async function stageSources(
     pending.quarantined++;
   };
   let count = 0;
+  const tables = new TableStager(job.dir, job.workerId);
   for (const task of job.tasks) {
     let n = 0;
     // NDJSON records are numbered by line, so the parts of a file read by different
     // workers still follow the file's order.
     const byLine = task.file.format.startsWith('ndjson');
-    const reader = readSource(task.file, {
-      onBytes: (b) => (pending.bytes += b),
-      ...(task.range === undefined ? {} : { range: task.range }),
-    });
+    const onBytes = (b: number): number => (pending.bytes += b);
+    const reader = isConvertedFormat(task.file.format)
+      ? readConvertedSource(task.file, { onBytes })
+      : readSource(task.file, {
+          onBytes,
+          ...(task.range === undefined ? {} : { range: task.range }),
+        });
     for await (const rec of reader) {
       if (rec.kind === 'quarantine') {
         await quarantine(rec);
@@ -119,6 +127,8 @@ export async function stageSources(
       pending.resources++;
       if ((++count & 1023) === 0) flushProgress(false);
     }
+    const tableRows = isConvertedFormat(task.file.format) ? convertedTableRows(task.file) : null;
+    if (tableRows !== null) for await (const row of tableRows) await tables.add(row);
     const digest = reader.digest();
     if (task.range === undefined)
       digests.push({
@@ -146,6 +156,7 @@ export async function stageSources(
     quarantineFile: quarantined > 0 ? quarantinePath : null,
     derivedIds,
     digests,
+    tables: await tables.close(),
   };
 }
 

@@ -1,0 +1,7 @@
+/**
+ * The converters of non-FHIR source formats, in sniffing order (the first whose sniff
+ * claims a file reads it). See convert.ts for the contract.
+ */
+import type { FormatConverter } from './convert.js';
+
+export const CONVERTERS: readonly FormatConverter[] = [];
