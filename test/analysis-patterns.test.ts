@@ -14,6 +14,7 @@ import { analyzeSeasonality, conditionInValueSets } from '../src/analysis/season
 import { libraryValueSets } from '../src/analysis/valuesets.js';
 import type { ValueSet } from '../src/analysis/valuesets.js';
 import { registerPatternsCommands } from '../src/cli/analyze-patterns-command.js';
+import { DuckDBEngine } from '../src/engine/duckdb-engine.js';
 import { synthesizeIntoLake } from '../src/synth/write-lake.js';
 import { makeTempDir, removeDir } from './helpers/lake-test-utils.js';
 
@@ -251,6 +252,35 @@ describe('medlake analyze (commander, in-process)', () => {
     expect(csv[1]).toMatch(/^CA,/);
     const co = JSON.parse(written[1]!) as { top: unknown[] };
     expect(co.top).toHaveLength(2);
+    // The same table as Parquet: same rows, numbers typed.
+    const pq = path.join(tmp, 'geo.parquet');
+    await program().parseAsync(
+      [
+        'analyze',
+        'geography',
+        '--lake',
+        lake,
+        '--condition',
+        'diabetes-type-2',
+        '--by-region',
+        'state',
+        '--format',
+        'parquet',
+        '--out',
+        pq,
+      ],
+      { from: 'user' },
+    );
+    const engine = await DuckDBEngine.create({});
+    try {
+      const r = await engine.query(
+        `SELECT count(*) AS n, typeof(any_value(observed)) AS t FROM read_parquet('${pq}')`,
+      );
+      expect(Number(r.rows[0]!['n'])).toBe(csv.length - 1);
+      expect(String(r.rows[0]!['t'])).toMatch(/INT/);
+    } finally {
+      await engine.close();
+    }
   });
 
   it('rejects an unknown condition with a usage error', async () => {

@@ -3,7 +3,6 @@
  * src/analysis/incidence.ts. Rows go out as json (the whole result), csv or parquet (the
  * strata rows).
  */
-import { writeFileSync } from 'node:fs';
 import { InvalidArgumentError } from 'commander';
 import type { Command } from 'commander';
 import { AnalysisContext } from '../analysis/context.js';
@@ -23,6 +22,7 @@ import { libraryValueSets, loadValueSets } from '../analysis/valuesets.js';
 import type { ValueSet } from '../analysis/valuesets.js';
 import { resolveLakeDir } from '../lake/lake.js';
 import { ExitCode } from './exit-codes.js';
+import { emitAnalysis } from './output.js';
 
 const FORMATS = ['json', 'csv', 'parquet'] as const;
 type Format = (typeof FORMATS)[number];
@@ -96,57 +96,6 @@ function conditionValueSet(o: CommonOptions): ValueSet {
       `no value set named ${o.condition} (library: ${[...libraryValueSets().keys()].join(', ')})`,
     );
   return vs;
-}
-
-function csvCell(v: unknown): string {
-  if (v === null || v === undefined) return '';
-  const s = typeof v === 'object' ? JSON.stringify(v) : String(v);
-  return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
-}
-
-async function emit(
-  ctx: AnalysisContext,
-  o: CommonOptions,
-  result: unknown,
-  rows: readonly Record<string, unknown>[],
-): Promise<void> {
-  if (o.format === 'json') {
-    const text = JSON.stringify(result, null, 2) + '\n';
-    if (o.out !== undefined) writeFileSync(o.out, text);
-    else process.stdout.write(text);
-    return;
-  }
-  const cols = [...new Set(rows.flatMap((r) => Object.keys(r)))];
-  if (o.format === 'csv') {
-    const text =
-      [
-        cols.map(csvCell).join(','),
-        ...rows.map((r) => cols.map((c) => csvCell(r[c])).join(',')),
-      ].join('\n') + '\n';
-    if (o.out !== undefined) writeFileSync(o.out, text);
-    else process.stdout.write(text);
-    return;
-  }
-  if (o.out === undefined) throw new InvalidArgumentError('--format parquet needs --out FILE');
-  // The (small) aggregated rows go back to the engine as a literal table for COPY.
-  const d = ctx.dialect;
-  const lit = (v: unknown): string =>
-    v === null || v === undefined
-      ? 'NULL'
-      : typeof v === 'number'
-        ? Number.isFinite(v)
-          ? String(v)
-          : 'NULL'
-        : typeof v === 'boolean'
-          ? v
-            ? 'TRUE'
-            : 'FALSE'
-          : d.quoteString(String(v));
-  const sql =
-    rows.length === 0
-      ? `SELECT 1 AS ${d.quoteIdent('empty')} WHERE FALSE`
-      : `SELECT * FROM (VALUES ${rows.map((r) => `(${cols.map((c) => lit(r[c])).join(', ')})`).join(', ')}) AS t(${cols.map((c) => d.quoteIdent(c)).join(', ')})`;
-  await ctx.session.engine.copyToParquet(sql, o.out);
 }
 
 function common(cmd: Command): Command {
@@ -278,7 +227,12 @@ export function registerAnalyzeIncidenceCommand(program: Command): void {
               apc: o.apc === true,
               minCell: o.minCell,
             });
-            await emit(ctx, o, res, res.rows as unknown as Record<string, unknown>[]);
+            await emitAnalysis(
+              o.format,
+              o.out,
+              res,
+              res.rows as unknown as Record<string, unknown>[],
+            );
           });
         } catch (err) {
           fail(err);
@@ -325,7 +279,12 @@ export function registerAnalyzeIncidenceCommand(program: Command): void {
               ...(o.activeOnly === true ? { activeOnly: true } : {}),
               minCell: o.minCell,
             });
-            await emit(ctx, o, res, res.rows as unknown as Record<string, unknown>[]);
+            await emitAnalysis(
+              o.format,
+              o.out,
+              res,
+              res.rows as unknown as Record<string, unknown>[],
+            );
           });
         } catch (err) {
           fail(err);

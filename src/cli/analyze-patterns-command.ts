@@ -3,7 +3,7 @@
  * standard views. Thin: parse, call src/analysis/{seasonality,geography,cooccurrence}.ts,
  * render as JSON (the whole result) or CSV (its main table).
  */
-import { writeFile } from 'node:fs/promises';
+import { ANALYSIS_FORMATS, emitAnalysis, type AnalysisFormat } from './output.js';
 import { InvalidArgumentError, Option } from 'commander';
 import type { Command } from 'commander';
 import { AnalysisContext } from '../analysis/context.js';
@@ -23,9 +23,6 @@ import { ENGINE_NAMES } from '../engine/open-engine.js';
 import { resolveLakeDir } from '../lake/lake.js';
 import { ExitCode } from './exit-codes.js';
 
-const FORMATS = ['json', 'csv'] as const;
-type Format = (typeof FORMATS)[number];
-
 interface CommonFlags {
   lake?: string;
   engine?: string;
@@ -33,7 +30,7 @@ interface CommonFlags {
   condition: string[];
   valuesetFile: string[];
   minCell: number;
-  format: Format;
+  format: AnalysisFormat;
   out?: string;
 }
 
@@ -76,7 +73,9 @@ function common(cmd: Command): Command {
       intArg('--min-cell', 0),
       DEFAULT_MIN_CELL,
     )
-    .addOption(new Option('--format <format>', 'output format').choices(FORMATS).default('json'))
+    .addOption(
+      new Option('--format <format>', 'output format').choices(ANALYSIS_FORMATS).default('json'),
+    )
     .option('--out <file>', 'write to this file instead of stdout');
 }
 
@@ -108,34 +107,6 @@ function resolveSets(cmd: Command, opts: CommonFlags, fallback: readonly string[
       );
     return vs;
   });
-}
-
-function csvCell(v: unknown): string {
-  if (v === null || v === undefined) return '';
-  const s = typeof v === 'object' ? JSON.stringify(v) : String(v);
-  return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
-}
-
-function toCsv(rows: readonly Record<string, unknown>[]): string {
-  if (rows.length === 0) return '';
-  const cols = Object.keys(rows[0]!);
-  return (
-    [cols.join(','), ...rows.map((r) => cols.map((c) => csvCell(r[c])).join(','))].join('\n') + '\n'
-  );
-}
-
-async function emit(
-  opts: CommonFlags,
-  result: unknown,
-  table: readonly Record<string, unknown>[],
-): Promise<void> {
-  const body =
-    opts.format === 'csv'
-      ? toCsv(table)
-      : JSON.stringify(result, (_k, v: unknown) => (typeof v === 'bigint' ? Number(v) : v), 2) +
-        '\n';
-  if (opts.out === undefined) process.stdout.write(body);
-  else await writeFile(opts.out, body);
 }
 
 async function withContext<T>(
@@ -173,7 +144,7 @@ async function runAndEmit<T>(
     if (err instanceof RangeError) cmd.error(`error: ${err.message}`, { exitCode: ExitCode.Usage });
     throw err;
   }
-  await emit(opts, result, table(result));
+  await emitAnalysis(opts.format, opts.out, result, table(result));
 }
 
 /** Adds `analyze seasonality|geography|cooccurrence` (creating `analyze` if needed). */

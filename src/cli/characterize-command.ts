@@ -17,8 +17,9 @@ import { DEFAULT_MIN_CELL } from '../analysis/suppress.js';
 import { ENGINE_NAMES } from '../engine/open-engine.js';
 import { resolveLakeDir } from '../lake/lake.js';
 import { ExitCode } from './exit-codes.js';
+import { rowsToCsv, writeRowsParquet } from './output.js';
 
-const FORMATS = ['json', 'csv', 'html'] as const;
+const FORMATS = ['json', 'csv', 'html', 'parquet'] as const;
 type Format = (typeof FORMATS)[number];
 
 function nonNegativeInt(v: string): number {
@@ -81,31 +82,28 @@ function asInput(c: CohortInput | CohortFile, dialect: Dialect): CohortInput {
   };
 }
 
-const csvCell = (v: unknown): string => {
-  const s = v === null || v === undefined ? '' : String(v);
-  return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
-};
+const TABLE_COLUMNS = [
+  'section',
+  'key',
+  'variable',
+  'cohort_value',
+  'comparator_value',
+  'cohort_n',
+  'cohort_percent',
+  'cohort_mean',
+  'cohort_sd',
+  'comparator_n',
+  'comparator_percent',
+  'comparator_mean',
+  'comparator_sd',
+  'smd',
+  'imbalanced',
+] as const;
 
-export function characterizeCsv(r: CharacterizeResult): string {
-  const head = [
-    'section',
-    'key',
-    'variable',
-    'cohort_value',
-    'comparator_value',
-    'cohort_n',
-    'cohort_percent',
-    'cohort_mean',
-    'cohort_sd',
-    'comparator_n',
-    'comparator_percent',
-    'comparator_mean',
-    'comparator_sd',
-    'smd',
-    'imbalanced',
-  ];
-  const lines = r.rows.map((row) =>
-    [
+/** Table 1 as rows (the CSV and Parquet outputs): one per variable, suppressed cells as text. */
+export function characterizeRows(r: CharacterizeResult): Record<string, unknown>[] {
+  return r.rows.map((row) => {
+    const values = [
       row.section,
       row.key,
       row.variable,
@@ -121,11 +119,14 @@ export function characterizeCsv(r: CharacterizeResult): string {
       row.comparator?.sd,
       row.smd,
       row.imbalanced,
-    ]
-      .map(csvCell)
-      .join(','),
-  );
-  return [head.join(','), ...lines].join('\n') + '\n';
+    ];
+    return Object.fromEntries(TABLE_COLUMNS.map((c, i) => [c, values[i] ?? null]));
+  });
+}
+
+export function characterizeCsv(r: CharacterizeResult): string {
+  const rows = characterizeRows(r);
+  return rows.length === 0 ? TABLE_COLUMNS.join(',') + '\n' : rowsToCsv(rows);
 }
 
 const esc = (s: string): string =>
@@ -273,6 +274,14 @@ export function registerCharacterizeCommand(program: Command): void {
         });
       } finally {
         await ctx.close();
+      }
+      if (opts.format === 'parquet') {
+        if (opts.out === undefined)
+          return cmd.error('error: --format parquet needs --out FILE', {
+            exitCode: ExitCode.Usage,
+          });
+        await writeRowsParquet(characterizeRows(result), opts.out);
+        return;
       }
       const text =
         opts.format === 'csv'

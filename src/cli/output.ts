@@ -1,6 +1,8 @@
 /** Writing query rows as CSV, NDJSON, JSON or Parquet, streaming where the format allows. */
 import { createWriteStream } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
+import { DuckDBEngine } from '../engine/duckdb-engine.js';
 import type { Engine, Row, RowStream } from '../engine/engine.js';
 
 export const OUTPUT_FORMATS = ['csv', 'ndjson', 'json', 'parquet'] as const;
@@ -10,7 +12,7 @@ export class OutputError extends Error {
   readonly code = 'OUTPUT';
 }
 
-function csvCell(v: unknown): string {
+export function csvCell(v: unknown): string {
   if (v === null || v === undefined) return '';
   const s = typeof v === 'object' ? JSON.stringify(v) : String(v);
   return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
@@ -67,4 +69,84 @@ export async function writeRows(options: {
     );
   }
   return n;
+}
+
+/** Rows (of one shape) as CSV text with a header; columns in the first row's key order. */
+export function rowsToCsv(rows: readonly Record<string, unknown>[]): string {
+  const cols = [...new Set(rows.flatMap((r) => Object.keys(r)))];
+  if (cols.length === 0) return '';
+  return (
+    [
+      cols.map(csvCell).join(','),
+      ...rows.map((r) => cols.map((c) => csvCell(r[c])).join(',')),
+    ].join('\n') + '\n'
+  );
+}
+
+/**
+ * Writes small result rows (an analysis' aggregated table) to a Parquet file through an
+ * in-memory DuckDB, whatever engine computed them: numbers stay numbers (integer columns
+ * INTEGER/BIGINT, others DOUBLE),
+ * booleans BOOLEAN, objects JSON text. Returns the number of rows written.
+ */
+export async function writeRowsParquet(
+  rows: readonly Record<string, unknown>[],
+  outFile: string,
+): Promise<number> {
+  const engine = await DuckDBEngine.create({});
+  try {
+    const d = engine.dialect;
+    const cols = [...new Set(rows.flatMap((r) => Object.keys(r)))];
+    const lit = (v: unknown): string =>
+      v === null || v === undefined
+        ? 'NULL'
+        : typeof v === 'number'
+          ? Number.isFinite(v)
+            ? Number.isInteger(v)
+              ? String(v)
+              : `${v}::DOUBLE`
+            : 'NULL'
+          : typeof v === 'bigint'
+            ? String(v)
+            : typeof v === 'boolean'
+              ? v
+                ? 'TRUE'
+                : 'FALSE'
+              : d.quoteString(typeof v === 'object' ? JSON.stringify(v) : String(v));
+    const sql =
+      rows.length === 0 || cols.length === 0
+        ? `SELECT 1 AS ${d.quoteIdent('empty')} WHERE FALSE`
+        : `SELECT * FROM (VALUES ${rows.map((r) => `(${cols.map((c) => lit(r[c])).join(', ')})`).join(', ')}) AS t(${cols.map((c) => d.quoteIdent(c)).join(', ')})`;
+    return await engine.copyToParquet(sql, outFile);
+  } finally {
+    await engine.close();
+  }
+}
+
+/** Output formats of the analysis commands. */
+export const ANALYSIS_FORMATS = ['json', 'csv', 'parquet'] as const;
+export type AnalysisFormat = (typeof ANALYSIS_FORMATS)[number];
+
+/**
+ * Writes an analysis result: `json` the whole result (statistics, metadata), `csv` and
+ * `parquet` its table of rows. To `out`, or stdout (not for parquet).
+ */
+export async function emitAnalysis(
+  format: AnalysisFormat,
+  out: string | undefined,
+  result: unknown,
+  rows: readonly Record<string, unknown>[],
+): Promise<void> {
+  if (format === 'parquet') {
+    if (out === undefined) throw new OutputError('--format parquet needs --out FILE');
+    await writeRowsParquet(rows, out);
+    return;
+  }
+  const text =
+    format === 'csv'
+      ? rowsToCsv(rows)
+      : JSON.stringify(result, (_k, v: unknown) => (typeof v === 'bigint' ? Number(v) : v), 2) +
+        '\n';
+  if (out === undefined) process.stdout.write(text);
+  else await writeFile(out, text);
 }
