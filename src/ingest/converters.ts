@@ -3,5 +3,6 @@
  * claims a file reads it). See convert.ts for the contract.
  */
 import type { FormatConverter } from './convert.js';
+import { syntheaCsvConverter } from './synthea-csv/converter.js';
 
-export const CONVERTERS: readonly FormatConverter[] = [];
+export const CONVERTERS: readonly FormatConverter[] = [syntheaCsvConverter];
