@@ -23,6 +23,7 @@ import { registerAnalyzeIncidenceCommand } from './analyze-incidence-command.js'
 import { registerPatternsCommands } from './analyze-patterns-command.js';
 import { registerCohortCommand } from './cohort-command.js';
 import { registerCharacterizeCommand } from './characterize-command.js';
+import { registerListenCommand } from './listen-command.js';
 import { registerReportCommand } from './report-command.js';
 import {
   ENGINE_NAMES,
@@ -343,6 +344,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   registerPatternsCommands(program);
   registerCharacterizeCommand(program);
   registerReportCommand(program);
+  registerListenCommand(program);
 
   try {
     await program.parseAsync(argv as string[]);
