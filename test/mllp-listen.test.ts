@@ -3,9 +3,12 @@
  * ACKs through the command, clean stop (pending batch committed) on a stop request; and one
  * message end to end into a real lake through the lead's commitHl7Messages.
  */
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { batchLine, listenCommand, parseListenAddress } from '../src/cli/listen-command.js';
+import { Lake } from '../src/lake/lake.js';
 import type { MllpMessage } from '../src/ingest/hl7v2/mllp.js';
 import { segment, value } from '../src/ingest/hl7v2/model.js';
 import { parseHl7Message } from '../src/ingest/hl7v2/parse.js';
@@ -137,7 +140,21 @@ describe('listen into a real lake (commitHl7Messages)', () => {
     expect(ack, logs.join('\n')).toEqual(['AA', 'E2E1']);
     const rows = await queryLake(lake, 'SELECT count(*) AS n FROM Patient');
     expect(Number(rows[0]?.['n'])).toBe(1);
+    // A frame that is not a message: AR, and kept in the lake's quarantine (never lost).
+    const [ar] = await exchange(port, ['garbage that is not HL7'], 1);
+    expect(ar?.[0]).toBe('AR');
     stop.abort();
     await running;
+    const info = Lake.open(lake).info();
+    const q = info.loads.at(-1)?.quarantineFile;
+    expect(q).toBeTruthy();
+    const line = JSON.parse(readFileSync(path.join(lake, q!), 'utf8').trim()) as {
+      code: string;
+      text: string;
+      reason: string;
+    };
+    expect(line.code).toBe('malformed');
+    expect(line.text).toBe('garbage that is not HL7\r'); // the frame as sent (segment end included)
+    expect(line.reason).toMatch(/AR/);
   }, 30_000);
 });

@@ -6,7 +6,7 @@
  * Thin: parse options, run src/ingest/hl7v2/mllp.ts with the lake's commit.
  */
 import { Command, InvalidArgumentError } from 'commander';
-import { commitHl7Messages } from '../ingest/hl7v2/commit.js';
+import { commitHl7Messages, type RejectedFrame } from '../ingest/hl7v2/commit.js';
 import { MllpServer } from '../ingest/hl7v2/mllp.js';
 import type { CommitFn, MllpBatchSummary } from '../ingest/hl7v2/mllp.js';
 import { resolveLakeDir } from '../lake/lake.js';
@@ -41,7 +41,11 @@ export function batchLine(b: MllpBatchSummary): string {
 /** What the command uses from outside; tests replace them. */
 export interface ListenDeps {
   /** Commits a batch into the lake at lakeDir (default: commitHl7Messages). */
-  readonly commit?: (lakeDir: string, messages: Parameters<CommitFn>[0]) => ReturnType<CommitFn>;
+  readonly commit?: (
+    lakeDir: string,
+    messages: Parameters<CommitFn>[0],
+    rejected: readonly RejectedFrame[],
+  ) => ReturnType<CommitFn>;
   /** Where log lines go (default: stderr). */
   readonly log?: (line: string) => void;
   /** Stops the listener when aborted (besides SIGINT/SIGTERM). */
@@ -88,20 +92,26 @@ export function listenCommand(deps: ListenDeps = {}): Command {
       const lakeDir = resolveLakeDir(opts.lake);
       const server = new MllpServer();
       const totals = { messages: 0, committed: 0, errors: 0, rejected: 0 };
+      const rejected: RejectedFrame[] = [];
       const addr = await server.start({
         host: opts.mllp.host,
         port: opts.mllp.port,
         batchSize: opts.batchSize,
         batchMs: opts.batchMs,
         maxFrameBytes: opts.maxFrameBytes,
-        commit: (messages) => commit(lakeDir, messages),
+        // Rejected frames wait for the next commit, which quarantines them in its load
+        // (a load of their own could collide with a batch's commit on the lake's lock).
+        commit: (messages) => commit(lakeDir, messages, rejected.splice(0)),
         onBatch: (b) => {
           totals.messages += b.messages;
           totals.committed += b.committed;
           totals.errors += b.errors;
           log(batchLine(b));
         },
-        onRejected: () => totals.rejected++,
+        onRejected: (r) => {
+          totals.rejected++;
+          rejected.push(r);
+        },
         log,
       });
       log(`listening on ${addr.address}:${addr.port} (MLLP), lake ${lakeDir}`);
@@ -122,6 +132,7 @@ export function listenCommand(deps: ListenDeps = {}): Command {
         else deps.signal?.addEventListener('abort', onAbort, { once: true });
       });
       await server.stop();
+      if (rejected.length > 0) await commit(lakeDir, [], rejected.splice(0));
       log(
         `stopped: ${totals.messages} messages, ${totals.committed} committed, ` +
           `${totals.errors} errors (AE), ${totals.rejected} rejected (AR)`,

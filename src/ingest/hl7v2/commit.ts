@@ -8,6 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { toParsedResource } from '../convert.js';
+import { QuarantineCode } from '../types.js';
 import { loadRecordsIntoLake, type LoadSummary } from '../../lake/load.js';
 import type { Hl7Message } from './model.js';
 import { mapHl7Message } from './map.js';
@@ -21,15 +22,38 @@ export interface Hl7CommitResult {
   readonly load?: LoadSummary;
 }
 
+/** A frame the listener answered AR (not an HL7 v2 message), kept in the load's quarantine. */
+export interface RejectedFrame {
+  readonly raw: string;
+  readonly reason: string;
+  readonly remote: string;
+}
+
+/**
+ * Commits `messages` as one load; `rejected` frames received since the last commit go to
+ * the same load's quarantine file (code malformed), so nothing that arrived is lost.
+ */
 export async function commitHl7Messages(
   lakeDir: string,
   messages: readonly { readonly msg: Hl7Message; readonly raw: string }[],
+  rejected: readonly RejectedFrame[] = [],
 ): Promise<Hl7CommitResult> {
   const results: Hl7CommitResult['results'] = [];
-  if (messages.length === 0) return { results };
+  if (messages.length === 0 && rejected.length === 0) return { results };
   const load = await loadRecordsIntoLake(lakeDir, async (sink) => {
     const hash = createHash('sha256');
     let bytes = 0;
+    for (const f of rejected) {
+      hash.update(f.raw);
+      bytes += Buffer.byteLength(f.raw);
+      await sink.quarantine({
+        kind: 'quarantine',
+        code: QuarantineCode.Malformed,
+        reason: `MLLP frame from ${f.remote} answered AR: ${f.reason}`,
+        source: { file: `${MLLP_SOURCE}:${f.remote}`, line: 1 },
+        text: f.raw.slice(0, 4096),
+      });
+    }
     for (const { msg, raw } of messages) {
       hash.update(raw);
       bytes += Buffer.byteLength(raw);
@@ -51,7 +75,10 @@ export async function commitHl7Messages(
       else results.push('ok');
     }
     return {
-      path: `${MLLP_SOURCE}:${messages[0]!.msg.controlId}..${messages.at(-1)!.msg.controlId}`,
+      path:
+        messages.length === 0
+          ? `${MLLP_SOURCE}:rejected`
+          : `${MLLP_SOURCE}:${messages[0]!.msg.controlId}..${messages.at(-1)!.msg.controlId}`,
       sha256: hash.digest('hex'),
       bytes,
     };
