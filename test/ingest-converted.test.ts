@@ -148,4 +148,14 @@ describe.skipIf(!existsSync(DICOM_FIXTURES))('shared DICOM fixtures (../shared)'
     const truncated = q.find((x) => x.file.endsWith('MR_truncated.dcm'));
     expect(truncated?.reason).toMatch(/trunc|end/i);
   }, 60_000);
+
+  it('a DICOMDIR named on the command line loads the tree it describes', async () => {
+    const tree = path.join(DICOM_FIXTURES, 'dicomdirtests');
+    const viaDir = await loadIntoLake(path.join(tmp, 'lake-dicomdir-a'), [tree]);
+    const viaFile = await loadIntoLake(path.join(tmp, 'lake-dicomdir-b'), [
+      path.join(tree, 'DICOMDIR'),
+    ]);
+    expect(viaDir.resources['ImagingStudy']?.read).toBeGreaterThan(0);
+    expect(viaFile.resources).toEqual(viaDir.resources);
+  }, 60_000);
 });

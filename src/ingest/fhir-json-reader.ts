@@ -303,8 +303,10 @@ export async function discoverSources(paths: readonly string[]): Promise<SourceF
     const abs = path.resolve(given);
     const st = await statOrThrow(abs);
     let found: SourceFile[];
-    if (st.isDirectory()) {
-      found = await discoverFolder(abs);
+    // A DICOMDIR names the files of its media: the tree it sits in is what is meant.
+    const dicomdir = st.isFile() && path.basename(abs).toUpperCase() === 'DICOMDIR';
+    if (st.isDirectory() || dicomdir) {
+      found = await discoverFolder(dicomdir ? path.dirname(abs) : abs);
     } else if (st.isFile()) {
       const format = sourceFormatOf(abs);
       if (format === null) {
