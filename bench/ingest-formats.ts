@@ -175,8 +175,9 @@ const lines = [
   '',
   'The generator writes one population (seed 1) in every format; each format folder is loaded ' +
     'with `loadIntoLake` into a fresh lake (discovery, conversion, staging, merge, Parquet, ' +
-    `commit), each run in its own process. Median of ${runs} runs. SDTM rows are counted from ` +
-    'the CSV copies (the XPT files hold the same rows; both are loaded).',
+    `commit), each run in its own process. Median of ${runs} runs. The SDTM folder holds each ` +
+    'dataset twice, as XPT and as CSV; the reader takes one copy (the XPT), and its rows are ' +
+    'counted from the CSV copy. Memory should not grow with the number of patients.',
   '',
   '| format | patients | source records | MB | FHIR resources | seconds | records/s | resources/s | peak RSS (MiB) |',
   '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
