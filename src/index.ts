@@ -42,6 +42,28 @@ export type {
 } from './ingest/types.js';
 export { IngestSourceError } from './ingest/types.js';
 export {
+  CONVERTED_FORMATS,
+  SOURCE_FORMAT_SYSTEM,
+  patientIdFor,
+  stableId,
+  toParsedResource,
+  withProvenance,
+  type ConvertContext,
+  type ConvertedFormat,
+  type ConvertedRecord,
+  type FhirObject,
+  type FormatConverter,
+  type TableRow,
+} from './ingest/convert.js';
+export { CONVERTERS } from './ingest/converters.js';
+export { sniffFormat } from './ingest/sources.js';
+export { parseHl7Message, splitHl7Messages, Hl7ParseError } from './ingest/hl7v2/parse.js';
+export type { Hl7Message, Hl7Segment } from './ingest/hl7v2/model.js';
+export { mapHl7Message } from './ingest/hl7v2/map.js';
+export { buildAck } from './ingest/hl7v2/ack.js';
+export { MllpServer, type MllpServerOptions } from './ingest/hl7v2/mllp.js';
+export { commitHl7Messages } from './ingest/hl7v2/commit.js';
+export {
   startCluster,
   stopCluster,
   clusterStatus,
