@@ -125,6 +125,22 @@ describe('discovery', () => {
     expect(s.quarantined).toBe(0);
   }, 60_000);
 
+  it('HL7 v2 and DICOM of the same population name the same patients', async () => {
+    const lake = path.join(tmp, 'lake-hl7-dicom');
+    await loadIntoLake(lake, [path.join(out, 'hl7v2'), path.join(out, 'dicom')]);
+    const r = await rows(
+      lake,
+      `SELECT count(*) AS studies, count(p.id) AS linked, count(*) FILTER (WHERE p.meta IS NOT NULL
+         AND json_extract_string(p.meta, '$.tag[0].code') = 'hl7v2') AS from_adt
+       FROM fhir."ImagingStudy" s
+       LEFT JOIN fhir."Patient" p ON p.id = split_part(json_extract_string(s.subject, '$.reference'), '/', 2)`,
+    );
+    expect(Number(r[0]!['studies'])).toBe(truth.get('ImagingStudy')?.size);
+    expect(Number(r[0]!['linked'])).toBe(Number(r[0]!['studies']));
+    // The Patient kept is the HL7 one (it has meta.lastUpdated; the DICOM one has none).
+    expect(Number(r[0]!['from_adt'])).toBe(Number(r[0]!['studies']));
+  }, 60_000);
+
   it('a named file no reader recognises is refused before anything is written', async () => {
     const f = path.join(tmp, 'random.bin');
     writeFileSync(f, Buffer.from([1, 2, 3, 4, 5]));

@@ -190,6 +190,8 @@ export function dicomFile(
     str(0x00081090, 'LO', equipment.model),
     str(0x00100010, 'PN', name === undefined ? '' : personName(name.family, name.given[0] ?? '')),
     str(0x00100020, 'LO', patient.id),
+    // The assigning authority of the HL7 v2 writer's PID-3, so both formats name one patient.
+    str(0x00100021, 'LO', 'MEDLAKE_SYNTH'),
     str(0x00100030, 'DA', String(patient['birthDate'] ?? '').replace(/-/g, '')),
     str(0x00100040, 'CS', gender === 'male' ? 'M' : gender === 'female' ? 'F' : 'O'),
     str(0x00180015, 'CS', BODY_PART_BY_SNOMED[String(series.bodySite?.code)] ?? ''),
