@@ -508,6 +508,9 @@ function render(machine: string): string {
     'Lakes from `synthesizeIntoLake(dir, { patients, seed: 1, parts: [] })`: the core clinical ' +
       'record only (no claims, procedures, imaging, ...), since these analyses read the ' +
       '`patient` and `condition` standard views; generated once and reused (not timed). ' +
+      `Lakes of ${fmt(SHARDED_FROM)} patients or more are built as loads of ` +
+      `${fmt(SHARD_PATIENTS)} patients with seeds 1, 2, ... (one 100k staging folder at a time ` +
+      'instead of one of the whole population); their truths add up (the checks use counts). ' +
       'Each measurement in its own process: `AnalysisContext.open` (DuckDB session, the two ' +
       'views registered) plus one analysis with `minCell: 0` (the baseline row: open alone, the ' +
       'fixed cost of Node, tsx and DuckDB); peak RSS is that process’s. ' +
