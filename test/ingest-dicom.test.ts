@@ -13,7 +13,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fileContext, toParsedResource, withProvenance } from '../src/ingest/convert.js';
 import type { ConvertContext, ConvertedRecord, FhirObject } from '../src/ingest/convert.js';
-import { dicomConverter } from '../src/ingest/dicom/converter.js';
+import { createDicomConverter, dicomConverter } from '../src/ingest/dicom/converter.js';
 import {
   EXT_BASE,
   StudyBuilder,
@@ -362,11 +362,11 @@ describe.skipIf(!existsSync(SAMPLES))(
         const r = await runView(view, { engine: session.engine, columnsOf: session.columnsOf });
         const studies = resources(recs, 'ImagingStudy') as Study[];
         expect(r.rows.length).toBe(studies.reduce((n, s) => n + s.numberOfInstances, 0));
-        const ct = r.rows.find(
+        const ct = r.rows.filter(
           (x) => x['manufacturer'] === 'GE MEDICAL SYSTEMS' && x['modality'] === 'CT',
         );
-        expect(ct).toBeDefined();
-        expect(Number(ct!['kvp'])).toBe(120);
+        expect(ct.length).toBeGreaterThan(0);
+        expect(ct.map((x) => Number(x['kvp']))).toContain(120);
         expect(new Set(r.rows.map((x) => x['transfer_syntax'])).size).toBeGreaterThan(5);
         expect(r.rows.every((x) => typeof x['patient_id'] === 'string')).toBe(true);
       } finally {
@@ -427,6 +427,59 @@ describe('synthetic population round trip (synthesize formats: dicom)', () => {
     for (const p of pats) expect(p['meta']).toBeUndefined();
     expectValid(recs);
   }, 20_000);
+
+  it('bounded memory: with few open instances allowed, studies leave early and come out the same', async () => {
+    const files = walk(path.join(out, 'dicom')).sort();
+    const got: ConvertedRecord[] = [];
+    for await (const r of createDicomConverter({ maxOpenInstances: 20 }).read(
+      files,
+      fileContext(createHash('sha256')),
+    ))
+      got.push(r);
+    expect(got.filter((r) => r.kind === 'quarantine')).toEqual([]);
+    // A study written early and reopened is written again; the lake keeps the last version.
+    const last = (rs: readonly ConvertedRecord[]): string[] => {
+      const m = new Map<string, string>();
+      for (const x of resources(rs, 'ImagingStudy') as Study[])
+        m.set(studyUid(x), JSON.stringify(x));
+      return [...m.values()].sort();
+    };
+    expect(last(got)).toEqual(last(recs));
+    // Studies were written while files were still being read: one before the last Patient.
+    const firstStudy = got.findIndex(
+      (r) => r.kind === 'fhir' && r.resource.resourceType === 'ImagingStudy',
+    );
+    const lastPatient = got.findLastIndex(
+      (r) => r.kind === 'fhir' && r.resource.resourceType === 'Patient',
+    );
+    expect(firstStudy).toBeLessThan(lastPatient);
+  }, 30_000);
+
+  it('a study whose files come back after it was written early is quarantined with the reason, not lost silently', async () => {
+    const files = walk(path.join(out, 'dicom')).sort();
+    const studyOf = (f: string): string => path.basename(path.dirname(path.dirname(f)));
+    // Copy one study's first file far away (a folder sorting after everything else).
+    const first = files[0]!;
+    const late = path.join(out, 'dicom', 'zzz-late', path.basename(first));
+    mkdirSync(path.dirname(late), { recursive: true });
+    writeFileSync(late, readFileSync(first));
+    try {
+      const all = [...files, late].sort();
+      const got: ConvertedRecord[] = [];
+      for await (const r of createDicomConverter({ maxOpenInstances: 20 }).read(
+        all,
+        fileContext(createHash('sha256')),
+      ))
+        got.push(r);
+      const q = got.filter((r) => r.kind === 'quarantine');
+      expect(q).toHaveLength(1);
+      expect(q[0]!.source.file).toBe(late);
+      expect(q[0]!.reason).toContain(studyOf(first));
+      expect(q[0]!.reason).toMatch(/already written/);
+    } finally {
+      removeDir(path.dirname(late));
+    }
+  }, 30_000);
 });
 
 describe('value mapping', () => {
