@@ -174,6 +174,13 @@ class GroupReader {
         return;
       }
       const d = row.domain;
+      // A dataset named by its domain (lb.xpt, ae.csv) holds that domain's rows only.
+      const dataset = datasetNameOf(row.file);
+      if (/^[A-Z]{2}$/.test(dataset) && d !== dataset)
+        throw new RowError(
+          QuarantineCode.InvalidValue,
+          `DOMAIN is ${JSON.stringify(d)} in dataset ${dataset}; a row's DOMAIN must name its dataset`,
+        );
       if (d === 'TS' || d === 'TA' || d === 'TE') {
         const studyid = required(v, 'STUDYID', 'the study identifier names the ResearchStudy');
         const s = this.study(studyid);
