@@ -16,17 +16,7 @@
  *
  * Usage: npm run bench:analysis [-- --sizes 10000,30000,100000,300000 --runs 3 --no-doc]
  */
-import {
-  existsSync,
-  mkdirSync,
-  readFileSync,
-  readdirSync,
-  rmSync,
-  statSync,
-  statfsSync,
-  writeFileSync,
-} from 'node:fs';
-import os from 'node:os';
+import { existsSync, mkdirSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -39,7 +29,7 @@ import { resolveSynthArguments } from '../src/synth/index.js';
 import { SYNTH_VERSION } from '../src/synth/truth.js';
 import type { Truth } from '../src/synth/truth.js';
 import { synthesizeIntoLake } from '../src/synth/write-lake.js';
-import { median, runChildJson, updateGeneratedSection } from './common.js';
+import { dirBytes, machineLine, median, runChildJson, updateGeneratedSection } from './common.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const OUT = join(ROOT, 'bench', 'out');
@@ -376,15 +366,6 @@ function sumTruths(parts: readonly Truth[], args: Truth['arguments']): Truth {
   } as unknown as Truth;
 }
 
-function dirBytes(dir: string): number {
-  let total = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    total += e.isDirectory() ? dirBytes(p) : statSync(p).size;
-  }
-  return total;
-}
-
 interface Row {
   readonly task: Task;
   readonly patients: number;
@@ -594,11 +575,8 @@ function updateDoc(section: string): Promise<void> {
   return updateGeneratedSection(DOC, ANALYSIS_DOC_BEGIN, ANALYSIS_DOC_END, HEADING, section);
 }
 
-const cpu = /^model name\s*:\s*(.+)$/m.exec(
-  existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '',
-)?.[1];
 const window = resolveSynthArguments({ patients: 1, seed: SEED });
-const machine = `Machine: ${os.availableParallelism()} × ${cpu?.trim() ?? os.cpus()[0]?.model ?? 'unknown CPU'}, ${(os.totalmem() / 1024 ** 3).toFixed(0)} GiB, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}. Engine DuckDB (embedded). Seed ${SEED}, window ${window.start} to ${window.end}, region ${window.region}.`;
+const machine = `${machineLine()} Engine DuckDB (embedded). Seed ${SEED}, window ${window.start} to ${window.end}, region ${window.region}.`;
 mkdirSync(OUT, { recursive: true });
 const file = join(OUT, `analysis-results-${new Date().toISOString().slice(0, 10)}.json`);
 writeFileSync(

@@ -1,6 +1,8 @@
 /** Helpers the benchmarks share: medians, child-process runs, generated doc sections. */
 import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
 import { format, resolveConfig } from 'prettier';
 
 export function median(xs: readonly number[]): number {
@@ -56,4 +58,36 @@ export async function updateGeneratedSection(
       : `${text.trimEnd()}\n\n${heading}\n\n${section}\n`;
   const config = (await resolveConfig(doc)) ?? {};
   writeFileSync(doc, await format(next, { ...config, filepath: doc }));
+}
+
+/** The CPU model from /proc/cpuinfo (else what Node reports). */
+export function cpuModel(): string {
+  const info = existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '';
+  return /^model name\s*:\s*(.+)$/m.exec(info)?.[1]?.trim() ?? os.cpus()[0]?.model ?? 'unknown CPU';
+}
+
+/** `Machine: 2 × <CPU>, 24 GiB, Node v20..., <date>.` — the first line of a generated section. */
+export function machineLine(): string {
+  return (
+    `Machine: ${os.availableParallelism()} × ${cpuModel()}, ` +
+    `${(os.totalmem() / 1024 ** 3).toFixed(0)} GiB, Node ${process.version}, ` +
+    `${new Date().toISOString().slice(0, 10)}.`
+  );
+}
+
+/** Every file under `dir` (recursively), sorted; none when it does not exist. */
+export function filesUnder(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  const out: string[] = [];
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) out.push(...filesUnder(p));
+    else out.push(p);
+  }
+  return out.sort();
+}
+
+/** Bytes of every file under `dir`. */
+export function dirBytes(dir: string): number {
+  return filesUnder(dir).reduce((a, f) => a + statSync(f).size, 0);
 }

@@ -22,7 +22,7 @@ import { Worker, isMainThread, parentPort, workerData } from 'node:worker_thread
 import { fileContext } from '../src/ingest/convert.js';
 import { dicomConverter } from '../src/ingest/dicom/converter.js';
 import { synthesize } from '../src/synth/index.js';
-import { median, runChildJson, updateGeneratedSection } from './common.js';
+import { filesUnder, median, runChildJson, updateGeneratedSection } from './common.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const OUT = join(ROOT, 'bench', 'out');
@@ -46,15 +46,6 @@ interface GroupResult {
   readonly studies: number;
   readonly instances: number;
   readonly quarantined: number;
-}
-
-function walk(d: string): string[] {
-  return readdirSync(d)
-    .flatMap((e) => {
-      const p = join(d, e);
-      return statSync(p).isDirectory() ? walk(p) : [p];
-    })
-    .sort();
 }
 
 /** One group through the converter, as the lake's staging worker reads it. */
@@ -100,7 +91,7 @@ if (!isMainThread) {
       mode === '1-thread'
         ? [patientDirs]
         : [0, 1].map((k) => patientDirs.filter((_, i) => i % 2 === k));
-    const fileGroups = groups.map((g) => g.flatMap(walk));
+    const fileGroups = groups.map((g) => g.flatMap((d) => filesUnder(d)));
     const files = fileGroups.reduce((n, g) => n + g.length, 0);
     // Two threads: started and loaded before the clock starts (the lake's staging pool
     // is started once per load, not per group).

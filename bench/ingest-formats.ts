@@ -12,16 +12,7 @@
  *
  * Usage: npm run bench:ingest-formats [-- --sizes 500,2000 --runs 3 --no-doc]
  */
-import {
-  existsSync,
-  mkdirSync,
-  readFileSync,
-  readdirSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
-import os from 'node:os';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -29,7 +20,7 @@ import { loadIntoLake } from '../src/lake/load.js';
 import { resolveSynthArguments, synthesize } from '../src/synth/index.js';
 import { SYNTH_VERSION } from '../src/synth/truth.js';
 import type { Truth } from '../src/synth/truth.js';
-import { median, runChildJson, updateGeneratedSection } from './common.js';
+import { filesUnder, machineLine, median, runChildJson, updateGeneratedSection } from './common.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const OUT = join(ROOT, 'bench', 'out');
@@ -63,21 +54,11 @@ function log(msg: string): void {
   process.stderr.write(`[bench:ingest-formats] ${msg}\n`);
 }
 
-function walk(dir: string): string[] {
-  const out: string[] = [];
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) out.push(...walk(p));
-    else out.push(p);
-  }
-  return out;
-}
-
 if (values.child !== undefined) {
   const { dir } = JSON.parse(values.child) as { dir: string };
   const lake = `${dir}.lake-${process.pid}`;
   rmSync(lake, { recursive: true, force: true });
-  const files = walk(dir);
+  const files = filesUnder(dir);
   const t0 = process.hrtime.bigint();
   const s = await loadIntoLake(lake, [dir]);
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
@@ -152,7 +133,7 @@ const UNIT: Record<Format, string> = {
 
 /** Source records of a format folder: messages (MSH segments), data rows, or files. */
 function sourceRecords(format: Format, dir: string): number {
-  const files = walk(dir);
+  const files = filesUnder(dir);
   if (format === 'dicom') return files.length;
   let n = 0;
   for (const f of files) {
@@ -164,10 +145,7 @@ function sourceRecords(format: Format, dir: string): number {
   return n;
 }
 
-const cpu = /^model name\s*:\s*(.+)$/m.exec(
-  existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '',
-)?.[1];
-const machine = `Machine: ${os.availableParallelism()} × ${cpu?.trim() ?? 'unknown CPU'}, ${(os.totalmem() / 1024 ** 3).toFixed(0)} GiB, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}.`;
+const machine = `${machineLine()}`;
 const lines = [
   BEGIN,
   '',

@@ -45,7 +45,7 @@ import type {
   ViewResult,
   ViewTiming,
 } from './results.js';
-import { median } from './common.js';
+import { dirBytes, median } from './common.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const OUT = join(ROOT, 'bench', 'out');
@@ -159,16 +159,6 @@ const started = Date.now();
 function log(msg: string): void {
   const s = ((Date.now() - started) / 1000).toFixed(1).padStart(7);
   process.stderr.write(`[bench ${s}s] ${msg}\n`);
-}
-
-function dirBytes(dir: string): number {
-  if (!existsSync(dir)) return 0;
-  let n = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    n += e.isDirectory() ? dirBytes(p) : statSync(p).size;
-  }
-  return n;
 }
 
 function newestMtime(dir: string, ext: string): number {

@@ -14,7 +14,6 @@
  * Needs Spark (`npm run spark:install`) and Java 17+.
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -31,7 +30,7 @@ import { loadIntoLakeOnSpark } from '../src/lake/spark-load.js';
 import { generateBenchData } from './generate-data.js';
 import { BENCH_VIEWS } from './hand-written.js';
 import { sizeLabel } from './report.js';
-import { median, updateGeneratedSection } from './common.js';
+import { machineLine, median, updateGeneratedSection } from './common.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const OUT = join(ROOT, 'bench', 'out');
@@ -244,10 +243,7 @@ for (const size of sizes) {
   }
 }
 
-const cpu = /^model name\s*:\s*(.+)$/m.exec(
-  existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '',
-)?.[1];
-const machine = `Machine: ${os.availableParallelism()} × ${cpu?.trim() ?? os.cpus()[0]?.model ?? 'unknown CPU'}, ${(os.totalmem() / 1024 ** 3).toFixed(0)} GiB, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}. Spark: local standalone cluster on the same machine, workers with 1 core and 2 GB executors each, driver (Spark Connect server) 4 GB; DuckDB: embedded, all cores.`;
+const machine = `${machineLine()} Spark: local standalone cluster on the same machine, workers with 1 core and 2 GB executors each, driver (Spark Connect server) 4 GB; DuckDB: embedded, all cores.`;
 mkdirSync(OUT, { recursive: true });
 const file = join(OUT, `spark-results-${new Date().toISOString().slice(0, 10)}.json`);
 writeFileSync(file, JSON.stringify({ machine, results }, null, 2) + '\n');

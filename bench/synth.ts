@@ -10,13 +10,13 @@
  *
  * Usage: npm run bench:synth [-- --sizes 10000,100000 --runs 3 --modes out,lake --no-doc]
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { synthesize } from '../src/synth/index.js';
-import { median, runChildJson, updateGeneratedSection } from './common.js';
+import { machineLine, median, runChildJson, updateGeneratedSection } from './common.js';
 import { synthesizeIntoLake } from '../src/synth/write-lake.js';
 import { claimsPart } from '../src/synth/claims.js';
 import { SYNTH_PARTS } from '../src/synth/registry.js';
@@ -194,10 +194,7 @@ function updateDoc(section: string): Promise<void> {
   );
 }
 
-const cpu = /^model name\s*:\s*(.+)$/m.exec(
-  existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '',
-)?.[1];
-const machine = `Machine: ${os.availableParallelism()} × ${cpu?.trim() ?? os.cpus()[0]?.model ?? 'unknown CPU'}, ${(os.totalmem() / 1024 ** 3).toFixed(0)} GiB, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}. Seed 1, window 2015-01-01 to 2025-12-31, region us.`;
+const machine = `${machineLine()} Seed 1, window 2015-01-01 to 2025-12-31, region us.`;
 mkdirSync(OUT, { recursive: true });
 const file = join(OUT, `synth-results-${new Date().toISOString().slice(0, 10)}.json`);
 writeFileSync(file, JSON.stringify({ machine, rows }, null, 2) + '\n');

@@ -22,6 +22,12 @@ const V2_0203 = 'http://terminology.hl7.org/CodeSystem/v2-0203';
 const US_CORE = 'http://hl7.org/fhir/us/core/StructureDefinition';
 
 /** A row that cannot be mapped: quarantined with this code and reason. */
+/** A value a mapping needs: an empty column quarantines the row (missing-value). */
+function present<T>(col: string, v: T | undefined): T {
+  if (v === undefined) throw new RowError(QuarantineCode.MissingValue, `${col} is empty`);
+  return v;
+}
+
 export class RowError extends Error {
   constructor(
     readonly code: QuarantineCode,
@@ -53,9 +59,7 @@ export class Row {
 
   /** A value that must be present. */
   need(col: string): string {
-    const v = this.get(col);
-    if (v === undefined) throw new RowError(QuarantineCode.MissingValue, `${col} is empty`);
-    return v;
+    return present(col, this.get(col));
   }
 
   /** A FHIR id (the CSV's UUIDs), optional. */
@@ -71,9 +75,7 @@ export class Row {
 
   /** A FHIR id that must be present. */
   needId(col: string): string {
-    const v = this.id(col);
-    if (v === undefined) throw new RowError(QuarantineCode.MissingValue, `${col} is empty`);
-    return v;
+    return present(col, this.id(col));
   }
 
   /** A date (YYYY-MM-DD, or the date part of a dateTime), optional. */
@@ -113,9 +115,7 @@ export class Row {
 
   /** A dateTime that must be present. */
   needDateTime(col: string): string {
-    const v = this.dateTime(col);
-    if (v === undefined) throw new RowError(QuarantineCode.MissingValue, `${col} is empty`);
-    return v;
+    return present(col, this.dateTime(col));
   }
 
   /** A decimal number, optional ('NaN' as Synthea writes for an undefined mean reads absent). */
