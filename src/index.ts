@@ -62,7 +62,7 @@ export type { Hl7Message, Hl7Segment } from './ingest/hl7v2/model.js';
 export { mapHl7Message } from './ingest/hl7v2/map.js';
 export { buildAck } from './ingest/hl7v2/ack.js';
 export { MllpServer, type MllpServerOptions } from './ingest/hl7v2/mllp.js';
-export { commitHl7Messages } from './ingest/hl7v2/commit.js';
+export { commitHl7Messages } from './lake/hl7v2-commit.js';
 export {
   startCluster,
   stopCluster,

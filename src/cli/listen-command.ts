@@ -6,7 +6,7 @@
  * Thin: parse options, run src/ingest/hl7v2/mllp.ts with the lake's commit.
  */
 import { Command, InvalidArgumentError } from 'commander';
-import { commitHl7Messages, type RejectedFrame } from '../ingest/hl7v2/commit.js';
+import { commitHl7Messages, type RejectedFrame } from '../lake/hl7v2-commit.js';
 import { MllpServer } from '../ingest/hl7v2/mllp.js';
 import type { CommitFn, MllpBatchSummary } from '../ingest/hl7v2/mllp.js';
 import { resolveLakeDir } from '../lake/lake.js';

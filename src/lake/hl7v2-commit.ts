@@ -1,5 +1,6 @@
 /**
- * Commits a batch of HL7 v2 messages received by the MLLP listener into a lake: each
+ * Commits a batch of HL7 v2 messages received by the MLLP listener into a lake (here in
+ * the lake layer: the listener and the mapping in ingest/ know nothing of the lake): each
  * message is mapped to FHIR (map.ts) and the batch's resources enter through the same
  * staging, merge and atomic commit as a file load, as one load. A message whose mapping
  * quarantines anything gets an error result (the listener answers AE with the reason);
@@ -7,11 +8,11 @@
  * still committed, so a bad segment never loses a good one.
  */
 import { createHash } from 'node:crypto';
-import { toParsedResource } from '../convert.js';
-import { QuarantineCode } from '../types.js';
-import { loadRecordsIntoLake, type LoadSummary } from '../../lake/load.js';
-import type { Hl7Message } from './model.js';
-import { mapHl7Message } from './map.js';
+import { toParsedResource } from '../ingest/convert.js';
+import { QuarantineCode } from '../ingest/types.js';
+import { loadRecordsIntoLake, type LoadSummary } from './load.js';
+import type { Hl7Message } from '../ingest/hl7v2/model.js';
+import { mapHl7Message } from '../ingest/hl7v2/map.js';
 
 /** The `file` of provenance for messages that arrived over MLLP. */
 export const MLLP_SOURCE = 'mllp';
